@@ -72,8 +72,8 @@ class ProcessServer:
 
     def __init__(self, workdir: Path, env: dict[str, str] | None = None, port: int | None = None):
         self.workdir, self.port = workdir, port or free_port()
-        self.env = {**os.environ, **(env or {})}
-        self.env.pop("BOTIFY_API_TOKEN", None) if env is None or "BOTIFY_API_TOKEN" not in env else None
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("BOTIFY_", "PIPULATE_"))}
+        self.env = {**inherited, "PIPULATE_TOKEN_FILE": str(workdir / "no-token.txt"), **(env or {})}
         self.process: subprocess.Popen | None = None
         self.log_path = workdir / f"server-{self.port}.log"
 
