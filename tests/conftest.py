@@ -52,6 +52,23 @@ def app_server(tmp_path):
         yield server
 
 
+@pytest.fixture
+def hello_server(tmp_path):
+    """The app with only the hello workflow, and a token so the simulator stays off."""
+    import shutil
+
+    from pipulate.app import create_app
+
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    shutil.copy(ROOT / "plugins" / "010_hello_workflow.py", plugins)
+    port = free_port()
+    settings = make_settings(tmp_path, port=port, plugins=plugins, botify_api_token="unused")
+    with ThreadServer(create_app(settings), port=port) as server:
+        server.settings = settings
+        yield server
+
+
 @pytest.fixture(scope="session")
 def browser():
     if not os.access(CHROMIUM, os.X_OK):
