@@ -83,6 +83,8 @@ class RequestLog:
             "authorization": headers.get("authorization"),
         }
         scope[LOG_ENTRY] = entry
+        # Logged on arrival, so a client reading the log right after its answer finds the entry.
+        self.entries.append(entry)
 
         async def record_status(message) -> None:
             if message["type"] == "http.response.start":
@@ -91,8 +93,9 @@ class RequestLog:
 
         try:
             await self.app(scope, receive, record_status)
-        finally:
-            self.entries.append(entry)
+        except Exception:
+            entry["status"] = entry["status"] or 500
+            raise
 
 
 class Simulator:

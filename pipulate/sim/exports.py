@@ -9,7 +9,9 @@ import asyncio
 import json
 import logging
 import os
+import shutil
 import tempfile
+import weakref
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,7 +95,7 @@ def chunks(job: ExportJob) -> Iterator[bytes]:
 
 
 def write(job: ExportJob, target: Path) -> None:
-    """Writes the compressed export to target, through a temporary name so readers never see half."""
+    """Writes the compressed export through a temporary name, so readers never see half a file."""
     partial = target.with_name(target.name + f".{os.getpid()}.part")
     if job.compression == "gzip":
         with igzip.open(partial, "wb", compresslevel=GZIP_LEVEL) as out:
@@ -111,14 +113,17 @@ class ExportCache:
     """Compressed exports on disk, built once per content key, at most one build at a time each."""
 
     def __init__(self) -> None:
-        self._directory: tempfile.TemporaryDirectory | None = None
+        self._directory: Path | None = None
+        self._cleanup: weakref.finalize | None = None
         self._builds: dict[str, asyncio.Task] = {}
 
     @property
     def directory(self) -> Path:
+        """A temporary directory, made on first use and removed at close or interpreter exit."""
         if self._directory is None:
-            self._directory = tempfile.TemporaryDirectory(prefix="pipulate-sim-")
-        return Path(self._directory.name)
+            self._directory = Path(tempfile.mkdtemp(prefix="pipulate-sim-"))
+            self._cleanup = weakref.finalize(self, shutil.rmtree, self._directory, True)
+        return self._directory
 
     def path(self, job: ExportJob) -> Path:
         return self.directory / f"{job.content_key}.{job.compression}"
@@ -149,6 +154,6 @@ class ExportCache:
             self._builds.pop(job.content_key, None)
 
     def close(self) -> None:
-        if self._directory is not None:
-            self._directory.cleanup()
-            self._directory = None
+        if self._cleanup is not None:
+            self._cleanup()
+            self._directory = self._cleanup = None
