@@ -53,7 +53,10 @@ Files
   descriptions hold commas, quotes and accents; the H1 cell is a JSON array (sometimes empty).
 - The compressed file is built once per distinct content (isal gzip level 0, zip deflate level 1)
   in a temporary directory, streamed chunk by chunk to disk, starting when the job is created,
-  and served with a Content-Length. A 1,000,000-row big-site export takes a couple of seconds.
+  and served with a Content-Length. A 1,000,000-row export takes 2 s (gzip) to 4 s (zip) to
+  build, about 210 MB of CSV for big-site at depth 5 with every field; a download that comes
+  before the build ends waits for it. The directory goes at lifespan shutdown, or at interpreter
+  exit when the app is mounted inside another one (Mount runs no sub-app lifespan).
 
 Storage
 - Links look like `<storage origin>/storage/collection_exports/<id>/botify-<date>.csv.gz?
@@ -65,6 +68,9 @@ Storage
 - `redirect_downloads` answers 302 to `/storage/redirected/collection_exports/...` on the same
   origin; `truncate_downloads` sends half the file under the full Content-Length, then closes
   the connection (uvicorn logs "ASGI callable returned without completing response").
+
+Faults act where Botify's would: `slow_seconds`, `error_burst`, `revoked` and the rate limit hit
+API calls only; storage links stay valid after a revocation, as signed links do.
 
 Control API (not rate limited, not logged, no token)
 - `GET|POST /_sim/faults` (POST merges a JSON object; unknown keys or wrong types are 400),

@@ -14,7 +14,7 @@ QUERY_METRICS = ("count_urls_crawl",)
 def analysis_slug(body: object, org: str, project: str) -> str:
     """The analysis named by `collections`, which must exist and have finished."""
     if not isinstance(body, dict):
-        raise bad_request("The request body must be a JSON object.")
+        raise bad_request("The BQL query must be a JSON object.")
     collections = body.get("collections")
     if not isinstance(collections, list) or not collections:
         raise bad_request("'collections' is missing: list the crawl, e.g. ['crawl.20250413'].",

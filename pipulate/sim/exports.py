@@ -6,15 +6,18 @@ same bytes), which lets the storage answer send a Content-Length and serve at di
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import shutil
 import tempfile
+import threading
 import weakref
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from anyio import to_thread
 from isal import igzip
@@ -94,19 +97,34 @@ def chunks(job: ExportJob) -> Iterator[bytes]:
             return
 
 
-def write(job: ExportJob, target: Path) -> None:
-    """Writes the compressed export through a temporary name, so readers never see half a file."""
-    partial = target.with_name(target.name + f".{os.getpid()}.part")
+@contextlib.contextmanager
+def _compressor(job: ExportJob, path: Path) -> Iterator[BinaryIO]:
     if job.compression == "gzip":
-        with igzip.open(partial, "wb", compresslevel=GZIP_LEVEL) as out:
-            for chunk in chunks(job):
-                out.write(chunk)
-    else:
-        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL) as zf:
-            with zf.open(job.filename.removesuffix(".zip") + ".csv", "w", force_zip64=True) as out:
-                for chunk in chunks(job):
-                    out.write(chunk)
+        with igzip.open(path, "wb", compresslevel=GZIP_LEVEL) as out:
+            yield out
+        return
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL) as archive:
+        with archive.open(job.filename.removesuffix(".zip") + ".csv", "w",
+                          force_zip64=True) as out:
+            yield out
+
+
+def write(job: ExportJob, target: Path, stop: threading.Event | None = None) -> bool:
+    """Writes the compressed export through a temporary name, so readers never see half a file.
+
+    Returns False, leaving nothing behind, when `stop` is set before the end.
+    """
+    partial = target.with_name(target.name + f".{os.getpid()}.part")
+    with _compressor(job, partial) as out:
+        for chunk in chunks(job):
+            if stop is not None and stop.is_set():
+                break
+            out.write(chunk)
+    if stop is not None and stop.is_set():
+        partial.unlink(missing_ok=True)
+        return False
     partial.replace(target)
+    return True
 
 
 class ExportCache:
@@ -116,6 +134,7 @@ class ExportCache:
         self._directory: Path | None = None
         self._cleanup: weakref.finalize | None = None
         self._builds: dict[str, asyncio.Task] = {}
+        self._stop = threading.Event()
 
     @property
     def directory(self) -> Path:
@@ -137,23 +156,31 @@ class ExportCache:
         return task
 
     async def get(self, job: ExportJob) -> Path:
+        """The finished file, waiting for its build; RuntimeError if the build failed."""
         path = self.path(job)
-        if path.exists():
-            return path
-        await asyncio.shield(self.prepare(job))
+        if not path.exists():
+            await asyncio.shield(self.prepare(job))
+        if not path.exists():
+            raise RuntimeError(f"The export file {path.name} could not be built.")
         return path
 
     async def _build(self, job: ExportJob) -> None:
         path = self.path(job)
         try:
-            if not path.exists():
-                logger.info("Building export %s (%d rows).", path.name, job.nb_lines)
-                await to_thread.run_sync(write, job, path)
+            if path.exists():
+                return
+            logger.info("Building export %s (%d rows).", path.name, job.nb_lines)
+            if await to_thread.run_sync(write, job, path, self._stop):
                 logger.info("Built export %s (%d bytes).", path.name, path.stat().st_size)
+        except Exception:
+            if not self._stop.is_set():
+                logger.exception("Building export %s failed.", path.name)
         finally:
             self._builds.pop(job.content_key, None)
 
     def close(self) -> None:
+        """Stops builds in progress and removes the directory."""
+        self._stop.set()
         if self._cleanup is not None:
             self._cleanup()
             self._directory = self._cleanup = None
