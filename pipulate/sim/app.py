@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from . import bql, data
 from .errors import (
+    BAD_REQUEST,
     EXPORT_FAILED,
     NOT_AUTHORIZED,
     TOO_MANY_REQUESTS,
@@ -53,9 +54,12 @@ class TruncatedFileResponse(Response):
                     "headers": self.raw_headers})
         if scope["method"] == "HEAD":
             return
+        left = self.size // 2
         with open(self.path, "rb") as file:
-            await send({"type": "http.response.body", "body": file.read(self.size // 2),
-                        "more_body": True})
+            while left > 0:
+                chunk = file.read(min(left, FastFileResponse.chunk_size))
+                left -= len(chunk)
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
 
 
 class RequestLog:
@@ -194,7 +198,8 @@ class Simulator:
         await self.guard(request, "job")
         job = ExportJob.from_id(request.path_params["job_id"])
         if job is None:
-            raise ApiError(404, "1020", f"Job {request.path_params['job_id']!r} does not exist.")
+            raise ApiError(404, BAD_REQUEST,
+                           f"Job {request.path_params['job_id']!r} does not exist.")
         status = job.status(time.time(), self.job_seconds)
         body = {**self.job_summary(request, job), "job_status": status,
                 "payload": job.payload(), "results": None}
