@@ -3,6 +3,7 @@
 import logging
 import secrets
 import time
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import httpx
@@ -85,15 +86,15 @@ def create_app(settings: Settings | None = None):
     pipulate = Pipulate(settings)
 
     async def lifespan(app):
-        pipulate.http = httpx.AsyncClient(timeout=HTTP_TIMEOUT, follow_redirects=False)
-        for workflow in pipulate.workflows:
-            await workflow.startup()
-        try:
-            yield
-        finally:
+        async with AsyncExitStack() as stack:
+            if simulator is not None:
+                await stack.enter_async_context(simulator.router.lifespan_context(simulator))
+            pipulate.http = await stack.enter_async_context(
+                httpx.AsyncClient(timeout=HTTP_TIMEOUT, follow_redirects=False))
             for workflow in pipulate.workflows:
-                await workflow.shutdown()
-            await pipulate.http.aclose()
+                await workflow.startup()
+                stack.push_async_callback(workflow.shutdown)
+            yield
 
     app = FastHTML(
         hdrs=HEADERS,
@@ -107,10 +108,12 @@ def create_app(settings: Settings | None = None):
     )
     app.state.pipulate = pipulate
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
+    simulator = None
     if pipulate.is_demo:
         from .sim import create_app as create_simulator
 
-        app.mount("/sim", create_simulator(job_seconds=settings.demo_job_seconds))
+        simulator = create_simulator(job_seconds=settings.demo_job_seconds)
+        app.mount("/sim", simulator)
         log.info("Demo mode: no Botify token is configured, so the built-in simulator answers "
                  "at %s.", pipulate.botify_base)
 

@@ -72,8 +72,10 @@ class ProcessServer:
 
     def __init__(self, workdir: Path, env: dict[str, str] | None = None, port: int | None = None):
         self.workdir, self.port = workdir, port or free_port()
-        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("BOTIFY_", "PIPULATE_"))}
-        self.env = {**inherited, "PIPULATE_TOKEN_FILE": str(workdir / "no-token.txt"), **(env or {})}
+        env = {"PIPULATE_TOKEN_FILE": str(workdir / "no-token.txt"), **(env or {})}
+        inherited = os.environ.items()
+        self.env = {k: v for k, v in inherited if not k.startswith(("BOTIFY_", "PIPULATE_"))}
+        self.env.update(env)
         self.process: subprocess.Popen | None = None
         self.log_path = workdir / f"server-{self.port}.log"
 

@@ -61,7 +61,8 @@ class ExportService:
                                                   fields=list(fields))
         except BotifyError as error:
             log.warning("Export %s failed: Botify refused the job: %s", entry.id, error)
-            return self.registry.update(entry.id, status="FAILED", error=str(error))
+            return self.registry.update(entry.id, status="FAILED", error=str(error),
+                                        failure="job")
         finally:
             self._creating.discard(entry.id)
 
@@ -89,10 +90,10 @@ class ExportService:
         """Try a failed export again, reusing its job or its link when they may still work."""
         if entry.status != "FAILED":
             return entry
-        if entry.download_url and not _is_expired(entry.error):
-            entry = self.registry.update(entry.id, status="DONE", error=None)
-        elif entry.job_id and not entry.download_url and _is_status_error(entry.error):
-            entry = self.registry.update(entry.id, status="PROCESSING", error=None)
+        if entry.failure == "download":
+            entry = self.registry.update(entry.id, status="DONE", error=None, failure=None)
+        elif entry.failure == "status":
+            entry = self.registry.update(entry.id, status="PROCESSING", error=None, failure=None)
         else:
             return await self.start(entry.org, entry.project, entry.analysis, entry.depth,
                                     entry.fields)
@@ -120,14 +121,14 @@ class ExportService:
             raise
         except Exception:
             log.exception("Export %s failed unexpectedly.", entry_id)
-            self.registry.update(entry_id, status="FAILED",
+            self.registry.update(entry_id, status="FAILED", failure="job",
                                  error="The export stopped on an unexpected error; try again.")
 
     async def _wait_for_job(self, entry: ExportEntry) -> ExportEntry:
         if not entry.job_id:
             log.warning("Export %s has no job: the server stopped while creating it.", entry.id)
             return self.registry.update(
-                entry.id, status="FAILED",
+                entry.id, status="FAILED", failure="job",
                 error="The server stopped before Botify confirmed this job. Botify may have "
                       "created it anyway; start the export again if no file arrives.")
 
@@ -137,8 +138,8 @@ class ExportService:
                 job = await self.client.job(entry.job_url or entry.job_id)
             except BotifyError as error:
                 log.warning("Export %s: checking the job failed: %s", entry.id, error)
-                return self.registry.update(entry.id, status="FAILED",
-                                            error=f"{STATUS_ERROR}{error}")
+                return self.registry.update(entry.id, status="FAILED", failure="status",
+                                            error=f"Checking the job's status failed: {error}")
             progress.job_status = job.status
             if job.is_done and job.download_url:
                 log.info("Export %s: Botify finished job %s.", entry.id, job.job_id)
@@ -148,7 +149,8 @@ class ExportService:
                 reason = job.failure_reason if job.is_failed else "Botify finished the job " \
                     "without a download link."
                 log.warning("Export %s failed at Botify: %s", entry.id, reason)
-                return self.registry.update(entry.id, status="FAILED", error=reason)
+                return self.registry.update(entry.id, status="FAILED", error=reason,
+                                            failure="job")
             await asyncio.sleep(self.poll_seconds)
 
     async def _download(self, entry: ExportEntry) -> ExportEntry:
@@ -167,19 +169,11 @@ class ExportService:
             saved = await self.client.download(entry.download_url, target, on_progress=note)
         except DownloadError as error:
             log.warning("Export %s: download failed: %s", entry.id, error)
-            return self.registry.update(entry.id, status="FAILED", error=str(error))
+            failure = "expired" if error.status in (401, 403, 404, 410) else "download"
+            return self.registry.update(entry.id, status="FAILED", error=str(error),
+                                        failure=failure)
         log.info("Export %s: downloaded %d rows to %s.", entry.id, saved.rows, target)
         return self.registry.update(
             entry.id, status="DOWNLOADED", size=saved.size, rows=saved.rows,
-            local_file=target.relative_to(self.downloads).as_posix(), error=None)
+            local_file=target.relative_to(self.downloads).as_posix(), error=None, failure=None)
 
-
-STATUS_ERROR = "Checking the job's status failed: "
-
-
-def _is_status_error(error: str | None) -> bool:
-    return bool(error) and error.startswith(STATUS_ERROR)
-
-
-def _is_expired(error: str | None) -> bool:
-    return bool(error) and "expired" in error.lower()

@@ -40,10 +40,12 @@ logger = logging.getLogger(__name__)
 
 REGISTRY_NAME = "export_registry.json"
 VERSION = 1
+Failure = Literal["job", "status", "download", "expired"]
 Status = Literal["PROCESSING", "DONE", "DOWNLOADING", "DOWNLOADED", "FAILED"]
 IN_FLIGHT: frozenset[str] = frozenset({"PROCESSING", "DONE", "DOWNLOADING"})
 UPDATABLE = frozenset(
-    {"job_id", "job_url", "status", "download_url", "local_file", "size", "rows", "error"}
+    {"job_id", "job_url", "status", "download_url", "local_file", "size", "rows", "error",
+     "failure"}
 )
 
 ExportKey = tuple[str, str, str, int, tuple[str, ...]]
@@ -74,6 +76,10 @@ class ExportEntry(BaseModel):
     size: int | None = Field(default=None, ge=0)
     rows: int | None = Field(default=None, ge=0)
     error: str | None = None
+    # Where a FAILED export stopped, which decides what a retry does: "job" (Botify refused or
+    # failed the job: start a new one), "status" (checking the job failed: check again),
+    # "download" (fetching the file failed: fetch again), "expired" (the link is dead: new job).
+    failure: Failure | None = None
 
     @field_validator("org", "project", "analysis")
     @classmethod

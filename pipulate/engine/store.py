@@ -49,7 +49,8 @@ def _now() -> str:
 class Run:
     """One run of a workflow: its key, its app and the state its steps have recorded."""
 
-    def __init__(self, store: "RunStore", key: str, app: str, data: dict, created: str, updated: str):
+    def __init__(self, store: "RunStore", key: str, app: str, data: dict, created: str,
+                 updated: str):
         self.store, self.key, self.app = store, key, app
         self.data, self.created, self.updated = data, created, updated
 
@@ -94,7 +95,8 @@ class RunStore:
         stamp = _now()
         with closing(self._connect()) as db:
             cursor = db.execute(
-                "INSERT OR IGNORE INTO runs (key, app, data, created, updated) VALUES (?, ?, '{}', ?, ?)",
+                "INSERT OR IGNORE INTO runs (key, app, data, created, updated) "
+                "VALUES (?, ?, '{}', ?, ?)",
                 (key, app, stamp, stamp),
             )
         return self.get(key), cursor.rowcount == 1

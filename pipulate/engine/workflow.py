@@ -233,7 +233,8 @@ class Workflow:
         if run.is_finalized:
             return "This run is finalized; unlock it to change a step."
         if step.done in run.data:
-            return f"{step.label} is already complete (perhaps in another tab); revert it to change it."
+            return (f"{step.label} is already complete (perhaps in another tab); "
+                    "revert it to change it.")
         if any(s.done not in run.data for s in self.steps[: self.steps.index(step)]):
             return "An earlier step is open again (perhaps in another tab); continue from there."
         return None
@@ -245,7 +246,8 @@ class Workflow:
         if run is None or step is None:
             return _missing_run()
         if run.is_finalized:
-            return await self.render_run(run, notice=Notice("Unlock the run to revert a step.", "info"))
+            notice = Notice("Unlock the run to revert a step.", "info")
+            return await self.render_run(run, notice=notice)
         later = self.steps[self.steps.index(step) + 1:]
         refill = dict(run.data.get(REFILL, {}))
         if step.refill and step.done in run.data:
