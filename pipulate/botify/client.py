@@ -380,6 +380,12 @@ class BotifyClient:
         return min(max(asked, 0.0), self._max_backoff)
 
     def _scrub(self, text: str) -> str:
+        """Hides the token should Botify echo it back in a message.
+
+        A token too short to be real is left alone: hiding "tok" would garble "token".
+        """
+        if len(self._token) < 8:
+            return text
         return text.replace(self._token, "[token]")
 
 

@@ -22,6 +22,16 @@ CSV = (
 )
 
 
+OPEN: list[httpx.AsyncClient] = []
+
+
+@pytest.fixture(autouse=True)
+async def close_shared_clients():
+    yield
+    while OPEN:
+        await OPEN.pop().aclose()
+
+
 def serve(*answers, default_headers=None):
     """A BotifyClient whose HTTP client answers from `answers`, recording requests."""
     requests: list[httpx.Request] = []
@@ -33,6 +43,7 @@ def serve(*answers, default_headers=None):
         return answer(request) if callable(answer) else answer
 
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler), headers=default_headers)
+    OPEN.append(http)
     return BotifyClient(TOKEN, BASE, http=http), requests
 
 
