@@ -294,7 +294,6 @@ def ExportProgress(step, poll_url, entry, progress):
         hx_trigger="every 2s",
         hx_swap="outerHTML",
         data_status=entry.status,
-        aria_busy="true",
     )
 
 
