@@ -117,8 +117,12 @@ class Workflow:
                         notice=notice)
 
     async def _done_card(self, run: Run, step: Step):
-        content = await _maybe_await(getattr(self, f"{step.id}_done")(run))
         revert = None if run.is_finalized else Footer(self.revert_control(run, step))
+        try:
+            content = await _maybe_await(getattr(self, f"{step.id}_done")(run))
+        except Exception:
+            log.exception("Step %s of run %s failed to render.", step.id, run.key)
+            content = Notice("This step is complete, but its result could not be shown.")
         return StepCard(step, content, revert)
 
     async def _open_card(self, run: Run, step: Step, error: tuple[str, dict] | None):
