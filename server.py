@@ -25,6 +25,9 @@ def main() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     log = logging.getLogger("pipulate.server")
 
+    if settings.host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("Serving on %s: other machines may reach this app, which has no login.",
+                    settings.host)
     app = create_app(settings)
     log.info("Pipulate is serving at http://%s:%d", settings.host, settings.port)
     print(f"Open http://{settings.host}:{settings.port} in your browser.", flush=True)

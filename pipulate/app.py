@@ -8,8 +8,9 @@ from pathlib import Path
 
 import httpx
 from fasthtml.common import H1, A, Article, Div, FastHTML, Footer, P, Small, Strong
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, PlainTextResponse
 from starlette.staticfiles import StaticFiles
 
 from .config import Settings
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 request_log = logging.getLogger("pipulate.requests")
 
 ROOT = Path(__file__).resolve().parent.parent
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+LOOPBACK_NAMES = ["127.0.0.1", "localhost", "[::1]", "::1"]
 HTTP_TIMEOUT = httpx.Timeout(connect=10.0, read=90.0, write=30.0, pool=30.0)
 
 
@@ -81,6 +84,28 @@ class RequestLog:
             request_log.debug("%s %s %d %.0fms", scope["method"], scope["path"], status[0], ms)
 
 
+class SameOrigin:
+    """Refuse a state-changing request sent by another site's page (cross-site request forgery).
+
+    Browsers send `Origin` with every cross-origin POST; a page of the app sends its own origin.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD", "OPTIONS"):
+            headers = dict(scope["headers"])
+            origin = headers.get(b"origin", b"").decode("latin-1")
+            host = headers.get(b"host", b"").decode("latin-1")
+            if origin and origin != "null" and origin.split("://", 1)[-1] != host:
+                log.warning("Refused a %s to %s sent from another site (%s).",
+                            scope["method"], scope["path"], origin)
+                response = PlainTextResponse("Requests from other sites are refused.", 403)
+                return await response(scope, receive, send)
+        await self.app(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None):
     settings = settings or Settings()
     pipulate = Pipulate(settings)
@@ -135,6 +160,10 @@ def create_app(settings: Settings | None = None):
         ]
         return pipulate.page("Workflows", H1("Workflows"), *cards, current="/")
 
+    if settings.host in LOOPBACK_HOSTS:
+        # A page on another site cannot reach us by rebinding its own name to 127.0.0.1.
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=LOOPBACK_NAMES)
+    app.add_middleware(SameOrigin)
     app.add_middleware(RequestLog)
     return app
 

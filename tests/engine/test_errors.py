@@ -45,7 +45,8 @@ def client(tmp_path):
     plugins.mkdir()
     (plugins / "010_faulty.py").write_text(FAULTY)
     settings = make_settings(tmp_path, plugins=plugins, botify_api_token="unused")
-    with TestClient(create_app(settings), headers={"HX-Request": "true"}) as client:
+    app = create_app(settings)
+    with TestClient(app, base_url="http://localhost", headers={"HX-Request": "true"}) as client:
         client.post("/faulty/init", data={"key": "k1", "fresh": "x"})
         yield client
 
@@ -74,7 +75,7 @@ def test_failing_views_become_error_cards_with_a_way_forward(client):
 
 def test_an_unhandled_error_in_a_route_is_a_short_message(client, caplog):
     client.app.state.pipulate.store.get = None
-    quiet = TestClient(client.app, raise_server_exceptions=False)
+    quiet = TestClient(client.app, base_url="http://localhost", raise_server_exceptions=False)
     response = quiet.post("/faulty/revert", data={"key": "k1", "step": "step_01"},
                           headers={"HX-Request": "true"})
     assert response.headers["HX-Retarget"] == "#flash"
@@ -83,3 +84,18 @@ def test_an_unhandled_error_in_a_route_is_a_short_message(client, caplog):
     page = quiet.get("/faulty?key=k1")
     assert page.status_code == 500 and "nothing was lost" in page.text
     assert_no_traceback(page.text)
+
+
+def test_a_post_from_another_site_is_refused(client):
+    response = client.post("/faulty/step_01_submit", data={"key": "k1"},
+                           headers={"Origin": "https://evil.example"})
+    assert response.status_code == 403
+    assert "one" not in client.app.state.pipulate.store.get("k1").data
+    same = client.post("/faulty/step_01_submit", data={"key": "k1"},
+                       headers={"Origin": "http://localhost"})
+    assert same.status_code == 200
+
+
+def test_a_request_for_another_host_name_is_refused(client):
+    assert client.get("/", headers={"Host": "rebound.example"}).status_code == 400
+    assert client.get("/", headers={"Host": "localhost:5001"}).status_code == 200

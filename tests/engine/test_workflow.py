@@ -20,7 +20,7 @@ def client(tmp_path):
     plugins.mkdir()
     shutil.copy(ROOT / "plugins" / "010_hello_workflow.py", plugins)
     settings = make_settings(tmp_path, plugins=plugins, botify_api_token="not-used")
-    with TestClient(create_app(settings), headers=HTMX) as client:
+    with TestClient(create_app(settings), base_url="http://localhost", headers=HTMX) as client:
         client.store = client.app.state.pipulate.store
         yield client
 
