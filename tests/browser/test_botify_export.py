@@ -97,8 +97,8 @@ def test_four_steps_to_a_csv_on_disk_with_no_click_after_start(page, demo):
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator("#step_04").screenshot(path=ARTIFACTS / "botify-final-card.png")
-    if os.environ.get("PIPULATE_SCREENSHOTS"):
-        shutil.copy(ARTIFACTS / "botify-final-card.png", os.environ["PIPULATE_SCREENSHOTS"])
+    if os.environ.get("SAVE_FINAL_CARD"):
+        shutil.copy(ARTIFACTS / "botify-final-card.png", os.environ["SAVE_FINAL_CARD"])
 
     path = Path(page.locator("#export-file").inner_text())
     assert path.parts[:4] == ("downloads", "demo-org", "small-site", "20250330")
