@@ -55,6 +55,10 @@ _WRITE_BUFFER = 1024 * 1024
 
 ProgressCallback = Callable[[int, int | None], object]
 
+# Read once at import: os.umask() can only be read by setting it, which is not thread-safe.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 
 async def fetch(
     http: httpx.AsyncClient,
@@ -391,6 +395,8 @@ class _CsvWriter(_Spool):
         lines = self.newlines + (1 if self.last not in (b"", b"\n") else 0)
         has_sep = self.start.removeprefix(b"\xef\xbb\xbf").lower().startswith(b"sep=")
         rows = max(0, lines - has_sep - 1)
+        # mkstemp makes the spool private (0600); the finished CSV gets the usual mode.
+        os.chmod(self.path, 0o666 & ~_UMASK)
         os.replace(self.path, self.target)
         self.kept = True
         return DownloadedFile(path=self.target, size=self.size, rows=rows)

@@ -77,6 +77,16 @@ async def test_a_gzip_export_is_unpacked_to_the_target_with_rows_counted(tmp_pat
     assert "Authorization" not in requests[0].headers
 
 
+async def test_a_finished_file_gets_the_usual_mode_not_the_private_spool_mode(tmp_path):
+    botify, _ = serve(file(gzip.compress(CSV)))
+    target = tmp_path / "site.csv"
+    (tmp_path / "probe").touch()
+
+    await botify.download(URL, target)
+
+    assert target.stat().st_mode & 0o777 == (tmp_path / "probe").stat().st_mode & 0o777
+
+
 async def test_a_gzip_of_several_members_is_unpacked_whole(tmp_path):
     body = gzip.compress(CSV[:30]) + gzip.compress(CSV[30:]) + b"\0\0\0\0"
     botify, _ = serve(file(body))
