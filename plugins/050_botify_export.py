@@ -130,7 +130,10 @@ class BotifyExport(Workflow):
 
     async def step_02_submit(self, run, form):
         slug = form.get("analysis", "")
-        analyses = await self.client.analyses(run.get("org"), run.get("project"))
+        try:
+            analyses = await self.client.analyses(run.get("org"), run.get("project"))
+        except BotifyError as error:
+            raise Invalid(f"Could not check the analysis: {error}") from None
         if slug not in {a.slug for a in analyses}:
             raise Invalid(f"{slug!r} is not a finished analysis of this project; pick one below.")
 
@@ -150,9 +153,12 @@ class BotifyExport(Workflow):
             return StepCard(step, Notice(plan.reason), DepthTable(plan),
                             Footer(self.revert_control(run, self.steps[1])))
 
-        chosen = int(values.get("depth") or plan.safe_depth)
+        # A refused depth (typed by hand, or no number at all) falls back to the safe one.
+        chosen = values.get("depth")
+        if chosen not in {str(d) for d in plan.allowed_depths}:
+            chosen = str(plan.safe_depth)
         options = [Option(f"Depth {d} or less: {plan.count_through(d):,} URLs", value=str(d),
-                          selected=d == chosen) for d in reversed(plan.allowed_depths)]
+                          selected=str(d) == chosen) for d in reversed(plan.allowed_depths)]
         return self.form(
             run,
             "step_03",
