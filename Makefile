@@ -6,8 +6,20 @@ CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: run test lint bench clean
 
+# Debian splits venv out of python3; install it when we can, else say how.
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Pipulate needs Python 3.11 or newer; $(PYTHON) is older."; exit 1; }
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+		rm -rf $(VENV); \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "Installing Debian's python3-venv package."; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+				apt-get install -y -qq python3-venv >/dev/null && $(PYTHON) -m venv $(VENV); \
+		else \
+			echo "Python's venv module is missing: run 'sudo apt-get install python3-venv'."; \
+			exit 1; \
+		fi; }
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
