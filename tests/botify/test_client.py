@@ -17,6 +17,7 @@ from pipulate.botify import (
     RateLimitedError,
     ServerError,
 )
+from tests.botify.conftest import OPEN
 
 TOKEN = "tok-secret-123"
 BASE = "https://api.test/v1"
@@ -35,16 +36,6 @@ class Recorder:
         if isinstance(answer, Exception):
             raise answer
         return answer(request) if callable(answer) else answer
-
-
-OPEN: list[httpx.AsyncClient] = []
-
-
-@pytest.fixture(autouse=True)
-async def close_shared_clients():
-    yield
-    while OPEN:
-        await OPEN.pop().aclose()
 
 
 def client_for(handler, **options) -> BotifyClient:

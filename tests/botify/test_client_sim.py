@@ -1,7 +1,6 @@
 """BotifyClient against the simulator, served by uvicorn on a free loopback port."""
 
 import asyncio
-import uuid
 
 import httpx
 import pytest
@@ -21,25 +20,6 @@ from tests.support import ThreadServer, free_port
 
 SMALL = ("demo-org", "small-site")
 BIG = ("demo-org", "big-site")
-
-
-@pytest.fixture(scope="module")
-def sim():
-    with ThreadServer(create_app(job_seconds=0.3)) as server:
-        yield server.url
-
-
-@pytest.fixture
-def token():
-    # A fresh token per test keeps the simulator's per-token rate limit from leaking across.
-    return f"tok-{uuid.uuid4().hex}"
-
-
-@pytest.fixture
-async def botify(sim, token):
-    httpx.post(f"{sim}/_sim/reset")
-    async with BotifyClient(token, f"{sim}/v1", backoff=0.05) as instance:
-        yield instance
 
 
 def set_faults(sim: str, **faults) -> None:

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from pipulate.botify import BotifyClient, DownloadError
+from tests.botify.conftest import OPEN
 from tests.support import ThreadServer
 
 TOKEN = "tok-secret-123"
@@ -20,16 +21,6 @@ CSV = (
     b'https://a.test/b,"B ""quoted"""\n'
     b"https://a.test/c,C\n"
 )
-
-
-OPEN: list[httpx.AsyncClient] = []
-
-
-@pytest.fixture(autouse=True)
-async def close_shared_clients():
-    yield
-    while OPEN:
-        await OPEN.pop().aclose()
 
 
 def serve(*answers, default_headers=None):

@@ -4,36 +4,17 @@ import asyncio
 import json
 import sys
 import textwrap
-import uuid
 
 import httpx
 import pytest
 
 from pipulate.botify import BotifyClient, DownloadError
-from pipulate.sim import create_app, data
-from tests.support import ROOT, ThreadServer
+from pipulate.sim import data
+from tests.support import ROOT
 
 SMALL = ("demo-org", "small-site")
 BIG = ("demo-org", "big-site")
 BIG_SAFE_DEPTH = 5
-
-
-@pytest.fixture(scope="module")
-def sim():
-    with ThreadServer(create_app(job_seconds=0.2)) as server:
-        yield server.url
-
-
-@pytest.fixture
-def token():
-    return f"tok-{uuid.uuid4().hex}"
-
-
-@pytest.fixture
-async def botify(sim, token):
-    httpx.post(f"{sim}/_sim/reset")
-    async with BotifyClient(token, f"{sim}/v1") as instance:
-        yield instance
 
 
 def set_faults(sim: str, **faults) -> None:
