@@ -160,37 +160,23 @@ def test_two_tabs_on_one_job_share_one_job_one_download_and_the_status_calls(pag
     assert len(registry(server)) == 1
 
 
-def test_a_failed_job_ends_in_an_error_card_whose_retry_works(page, demo):
+@pytest.mark.parametrize("fault, says", [("fail_jobs", "failed"), ("expire_downloads", "expired")])
+def test_a_failed_job_or_expired_link_ends_in_an_error_card_whose_retry_works(
+        page, demo, fault, says):
     server = demo(job_seconds=1.0)
     walk_to_export(page, server)
-    sim(server, "faults", {"fail_jobs": True})
+    sim(server, "faults", {fault: True})
     page.get_by_role("button", name="Start export").click()
 
     card = page.locator("#step_04[data-status=FAILED]")
     expect(card).to_be_visible(timeout=20_000)
-    expect(card).to_contain_text("failed")
+    expect(card).to_contain_text(says)
     expect(page.locator("#step_04")).not_to_have_attribute("hx-trigger", re.compile("."))
 
-    sim(server, "faults", {"fail_jobs": False})
+    sim(server, "faults", {fault: False})
     card.get_by_role("button", name="Try again").click()
     expect(page.locator("#export-file")).to_be_visible(timeout=20_000)
-    statuses = [e["status"] for e in registry(server)]
-    assert sorted(statuses) == ["DOWNLOADED", "FAILED"]
-
-
-def test_an_expired_link_ends_in_an_error_card_whose_retry_works(page, demo):
-    server = demo(job_seconds=1.0)
-    walk_to_export(page, server)
-    sim(server, "faults", {"expire_downloads": True})
-    page.get_by_role("button", name="Start export").click()
-
-    card = page.locator("#step_04[data-status=FAILED]")
-    expect(card).to_be_visible(timeout=20_000)
-    expect(card).to_contain_text("expired")
-
-    sim(server, "faults", {"expire_downloads": False})
-    card.get_by_role("button", name="Try again").click()
-    expect(page.locator("#export-file")).to_be_visible(timeout=20_000)
+    assert sorted(e["status"] for e in registry(server)) == ["DOWNLOADED", "FAILED"]
     downloads = server.settings.downloads / "demo-org" / "small-site" / "20250330"
     assert [p.name for p in downloads.iterdir()] == ["depth-9_h1-meta_description-title.csv"]
 
