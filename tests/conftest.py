@@ -69,7 +69,9 @@ def hello_server(tmp_path):
         yield server
 
 
-@pytest.fixture(scope="session")
+# Module scope: sync Playwright holds an event loop on the main thread while the browser is open,
+# which would stop later async tests from starting their own.
+@pytest.fixture(scope="module")
 def browser():
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} is missing: run 'make test', which installs Debian's chromium.")

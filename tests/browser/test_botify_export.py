@@ -144,6 +144,7 @@ def test_two_tabs_on_one_job_share_one_job_one_download_and_the_status_calls(pag
     other = page.context.new_page()
     other.goto(f"{server.url}/botify_csv?key={key}")
     page.get_by_role("button", name="Start export").click()
+    expect(page.locator("#step_04 progress")).to_be_visible()
     other.reload()
     expect(other.locator("#step_04 progress")).to_be_visible()
 
