@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse
 from starlette.staticfiles import StaticFiles
 
+from .botify.client import check_token
 from .config import Settings
 from .engine.components import HEADERS, Menu, Notice, Page
 from .engine.plugins import load_plugins
@@ -27,6 +28,11 @@ LOOPBACK_NAMES = ["127.0.0.1", "localhost", "[::1]", "::1"]
 HTTP_TIMEOUT = httpx.Timeout(connect=10.0, read=90.0, write=30.0, pool=30.0)
 
 
+def url_host(host: str) -> str:
+    """A host as it stands in a URL: IPv6 addresses go in brackets."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
 class Pipulate:
     """What every workflow shares: settings, run store, HTTP client and the page frame."""
 
@@ -38,11 +44,13 @@ class Pipulate:
         self.http: httpx.AsyncClient | None = None
         self.is_demo = settings.is_demo
         if self.is_demo:
-            self.botify_base = f"http://127.0.0.1:{settings.port}/sim/v1"
+            # The simulator is mounted in this very server.
+            host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+            self.botify_base = f"http://{url_host(host)}:{settings.port}/sim/v1"
             self.botify_token = "demo-token"
         else:
             self.botify_base = settings.botify_api_base.rstrip("/")
-            self.botify_token = settings.botify_token()
+            self.botify_token = check_token(settings.botify_token())
         self.workflows, self.broken = [], []
 
     def menu(self, current: str | None = None):

@@ -55,6 +55,8 @@ class HelloWorkflow(Workflow):
         greeting = form.get("greeting", "").strip()
         if not greeting:
             raise Invalid("The greeting cannot be empty.")
+        if len(greeting) > 200:
+            raise Invalid(f"That greeting is {len(greeting)} characters long; keep it to 200.")
 
         return {"greeting": greeting}
 

@@ -37,8 +37,16 @@ from pipulate.botify.errors import BotifyError
 from pipulate.botify.exports import ExportService
 from pipulate.botify.registry import ExportRegistry
 from pipulate.botify.urls import InvalidProjectURL, parse_project_url
+from pipulate.config import APP_DIR
 from pipulate.engine import Invalid, Step, Workflow
 from pipulate.engine.components import Action, Notice, StepCard
+
+RETRY_HINTS = {
+    "job": "Try again starts a new export job.",
+    "expired": "Try again starts a new export job: the old link cannot be used any more.",
+    "status": "Try again asks Botify about the same job again; no new job is created.",
+    "download": "Try again downloads the same file again; no new job is created.",
+}
 
 FIELD_CHOICES = [
     ("include_title", "title", "Title"),
@@ -118,7 +126,8 @@ class BotifyExport(Workflow):
         hint = run.get("analysis_hint")
         chosen = values.get("analysis") or (hint if hint in slugs else slugs[0])
         exported = {e.analysis for e in self.registry.entries() if e.status == "DOWNLOADED"
-                    and (e.org, e.project) == (run.get("org"), run.get("project"))}
+                    and (e.org, e.project) == (run.get("org"), run.get("project"))
+                    and self.exports.file_path(e).is_file()}
         note = None
         if hint and hint not in slugs:
             note = Notice(f"The analysis {hint} from the URL is not among the finished ones; "
@@ -157,7 +166,7 @@ class BotifyExport(Workflow):
         chosen = values.get("depth")
         if chosen not in {str(d) for d in plan.allowed_depths}:
             chosen = str(plan.safe_depth)
-        options = [Option(f"Depth {d} or less: {plan.count_through(d):,} URLs", value=str(d),
+        options = [Option(f"Depth {d} or less: {_urls(plan.count_through(d))}", value=str(d),
                           selected=str(d) == chosen) for d in reversed(plan.allowed_depths)]
         return self.form(
             run,
@@ -182,7 +191,7 @@ class BotifyExport(Workflow):
     async def step_03_done(self, run):
         plan = await self._depth_plan(run)
         depth = run.get("depth")
-        return P("Depth ", Strong(f"{depth} or less"), f": {plan.count_through(depth):,} URLs")
+        return P("Depth ", Strong(f"{depth} or less"), f": {_urls(plan.count_through(depth))}")
 
     async def _depth_plan(self, run):
         counts = run.get("depth_counts")
@@ -197,6 +206,10 @@ class BotifyExport(Workflow):
     async def step_04_form(self, run, values):
         step = self.steps[3]
         entry = self.registry.get(run.get("export_id") or "")
+        if entry is None and run.get("export_id"):
+            run.update(remove=["export_id"])
+            values = {**values, "_notice": "The export registry no longer knows this run's "
+                      "export (was export_registry.json replaced?); start it again."}
         if entry is None:
             offer = self.registry.get(run.get("offer_id") or "")
             if offer is not None:
@@ -207,13 +220,14 @@ class BotifyExport(Workflow):
         if entry.status == "DOWNLOADED":
             path = self.exports.file_path(entry)
             if path.is_file():
-                run.update(set={"export": {"file": _shown_path(path), "size": entry.size,
-                                           "rows": entry.rows}})
+                run.update(set={"export": {"path": str(path), "file": _shown_path(path),
+                                           "size": entry.size, "rows": entry.rows}})
                 return None
             return StepCard(step, Notice(f"The file {_shown_path(path)} is no longer on disk."),
                             Footer(self._action(run, "Export again", "new")))
         if entry.status == "FAILED":
             return StepCard(step, Notice(entry.error or "The export failed."),
+                            P(Small(RETRY_HINTS.get(entry.failure, RETRY_HINTS["job"]))),
                             Footer(self._action(run, "Try again", "retry"),
                                    self._action(run, "Change fields", "change", "secondary")),
                             data_status="FAILED")
@@ -222,13 +236,15 @@ class BotifyExport(Workflow):
 
     def _fields_form(self, run, values):
         chosen = set(run.get("fields") or [name for _, name, _ in FIELD_CHOICES])
-        if values:
+        if "action" in values:
             chosen = {name for field, name, _ in FIELD_CHOICES if values.get(field)}
+        notice = values.get("_notice")
         boxes = [Label(Input(type="checkbox", name=field, value="on", checked=name in chosen),
                        label) for field, name, label in FIELD_CHOICES]
         return self.form(
             run,
             "step_04",
+            Notice(notice, "info") if notice else None,
             Fieldset(Legend("Columns beside the URL"), *boxes),
             Input(type="hidden", name="action", value="start"),
             button="Start export",
@@ -272,6 +288,9 @@ class BotifyExport(Workflow):
 
     def step_04_done(self, run):
         export = run.get("export")
+        if not Path(export["path"]).is_file():
+            return Notice(f"The file {export['file']} is no longer on disk; revert this step "
+                          "to export it again.")
         return (
             P("Saved ", Code(export["file"], id="export-file")),
             P(f"{_size(export['size'])} · ", Strong(f"{export['rows']:,}"), " rows",
@@ -283,9 +302,10 @@ def ExportProgress(step, poll_url, entry, progress):
     """The card of a running export: it polls itself every two seconds until the file lands."""
     elapsed = time.time() - entry.created.timestamp()
     clock = f"{int(elapsed // 60)}:{int(elapsed % 60):02d} elapsed"
-    if entry.status == "DOWNLOADING" and progress is not None:
-        received, total = progress.received, progress.total
-        text = f"Downloading: {_size(received)}" + (f" of {_size(total)}" if total else "")
+    if entry.status in ("DONE", "DOWNLOADING"):
+        received, total = (progress.received, progress.total) if progress else (0, None)
+        text = f"Downloading the file: {_size(received)}" + (
+            f" of {_size(total)} compressed" if total else " so far")
         bar = Progress(value=str(received), max=str(total)) if total else Progress()
     else:
         state = (progress.job_status if progress else None) or "CREATED"
@@ -324,11 +344,16 @@ def _analysis_label(analysis, is_exported: bool) -> str:
 
 
 def _shown_path(path: Path) -> str:
-    """The path relative to the app folder when it lies inside it."""
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return str(path)
+    """The path relative to the app folder, else to the folder the server started in."""
+    path = path.resolve()
+    for folder in (APP_DIR, Path.cwd().resolve()):
+        if path.is_relative_to(folder):
+            return path.relative_to(folder).as_posix()
+    return str(path)
+
+
+def _urls(count: int) -> str:
+    return f"{count:,} URL" + ("" if count == 1 else "s")
 
 
 def _size(size: int | None) -> str:

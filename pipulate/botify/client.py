@@ -78,6 +78,15 @@ class _QueryRow(BaseModel):
     metrics: list[Any]
 
 
+def check_token(token: str | None) -> str:
+    """The token, trimmed; ValueError when it cannot be sent in a header as it is."""
+    token = (token or "").strip()
+    if not token or any(char.isspace() or not char.isprintable() for char in token):
+        raise ValueError("The Botify token is empty or holds spaces or control characters; "
+                         "give just the token, as Botify's account page shows it.")
+    return token
+
+
 class BotifyClient:
     """Talks to Botify (or the simulator) over one shared `httpx.AsyncClient`.
 
@@ -107,9 +116,7 @@ class BotifyClient:
         backoff: float = 0.5,
         max_backoff: float = 30.0,
     ):
-        token = (token or "").strip()
-        if not token or any(char.isspace() or not char.isprintable() for char in token):
-            raise ValueError("The Botify token is empty or holds spaces or control characters.")
+        token = check_token(token)
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"The Botify API base {base_url!r} is not an http(s) URL.")

@@ -52,6 +52,10 @@ class BotifyError(Exception):
 class AuthenticationError(BotifyError):
     """Botify refused the token (401, or 403 with a permission error)."""
 
+    def __str__(self) -> str:
+        return (f"{self.message} Check the token in BOTIFY_API_TOKEN or botify_token.txt, "
+                "then restart Pipulate.")
+
 
 class NotFoundError(BotifyError):
     """The project, analysis or job does not exist, or the token cannot see it."""

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import BotifyError, DownloadError
+from .errors import BotifyError, DownloadError, NotFoundError
 from .registry import ExportEntry, ExportRegistry, export_path
 
 log = logging.getLogger(__name__)
@@ -136,6 +136,10 @@ class ExportService:
         while True:
             try:
                 job = await self.client.job(entry.job_url or entry.job_id)
+            except NotFoundError as error:
+                log.warning("Export %s: Botify no longer knows job %s.", entry.id, entry.job_id)
+                return self.registry.update(entry.id, status="FAILED", failure="job",
+                                            error=f"Botify no longer knows this job: {error}")
             except BotifyError as error:
                 log.warning("Export %s: checking the job failed: %s", entry.id, error)
                 return self.registry.update(entry.id, status="FAILED", failure="status",

@@ -28,6 +28,7 @@ from fasthtml.common import (
 HEADERS = (
     Meta(charset="utf-8"),
     Meta(name="viewport", content="width=device-width, initial-scale=1"),
+    Link(rel="icon", href="data:,"),
     Link(rel="stylesheet", href="/static/vendor/pico/pico.min.css"),
     Link(rel="stylesheet", href="/static/pipulate.css"),
     Script(src="/static/vendor/htmx/htmx.min.js"),
@@ -92,28 +93,30 @@ def StepForm(url: str, key: str, *fields, button: str = "Next"):
 
 def KeyCard(app_name: str, init_url: str, fresh_key: str, earlier: list[str], key: str | None,
             **attrs):
-    """The landing card: start a fresh run, or type or pick an earlier key to resume it."""
+    """The landing card: leave the key empty for a new run, or type or pick one to resume it."""
     return Article(
         Form(
             Label(
                 "Run key",
                 Input(
                     name="key",
-                    value=key or fresh_key,
+                    value=key or "",
+                    placeholder=f"{fresh_key} (new run)",
                     list=f"{app_name}-keys",
-                    required=True,
                     autocomplete="off",
                     aria_describedby=f"{app_name}-key-help",
                 ),
             ),
-            Input(type="hidden", name="fresh", value=fresh_key),
             Datalist(*[Option(value=k) for k in earlier], id=f"{app_name}-keys"),
             Small(
-                "Keep a new key to start a run, or type or pick an earlier key to resume it.",
+                "Leave it empty to start a new run, or type or pick an earlier key to resume it.",
                 id=f"{app_name}-key-help",
             ),
-            Button("Start or resume", type="submit"),
-            A("New run", href=f"/{app_name}", role="button", cls="secondary outline"),
+            Div(
+                Button("Start or resume", type="submit"),
+                A("New run", href=f"/{app_name}", role="button", cls="secondary outline"),
+                cls="grid",
+            ),
             hx_post=init_url,
             hx_target="#run",
             hx_swap="outerHTML",

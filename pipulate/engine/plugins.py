@@ -33,6 +33,8 @@ def plugin_files(folder: Path) -> list[Path]:
 def load_plugins(folder: Path, pipulate) -> tuple[list[Workflow], list[BrokenPlugin]]:
     """Import and construct each plugin; a failure is logged and recorded, the rest still load."""
     workflows, broken = [], []
+    if not plugin_files(folder):
+        log.warning("No plugins found in %s: the app has no workflow to offer.", folder)
     for path in plugin_files(folder):
         try:
             workflow = _load(path, pipulate)

@@ -179,9 +179,9 @@ class Workflow:
 
     async def init(self, req: Request):
         form = await req.form()
-        typed, fresh = form.get("key", "").strip(), form.get("fresh", "").strip()
+        typed = form.get("key", "").strip()
         try:
-            if not typed or typed == fresh:
+            if not typed:
                 run, is_new = self.store.open_fresh(self.pipulate.profile, self.app_name), True
             else:
                 run, is_new = self.store.open(check_key(typed), self.app_name)

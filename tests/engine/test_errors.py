@@ -47,7 +47,7 @@ def client(tmp_path):
     settings = make_settings(tmp_path, plugins=plugins, botify_api_token="unused")
     app = create_app(settings)
     with TestClient(app, base_url="http://localhost", headers={"HX-Request": "true"}) as client:
-        client.post("/faulty/init", data={"key": "k1", "fresh": "x"})
+        client.post("/faulty/init", data={"key": "k1"})
         yield client
 
 

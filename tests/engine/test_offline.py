@@ -32,7 +32,7 @@ def test_pages_and_static_files_reference_no_other_host(app_server):
     base = app_server.url
     own = urlsplit(base).netloc
     pages = ["/", "/hello", "/botify_csv"]
-    started = httpx.post(base + "/hello/init", data={"key": "", "fresh": "x"})
+    started = httpx.post(base + "/hello/init", data={"key": ""})
     key = re.search(r'data-key="([^"]+)"', started.text).group(1)
     pages.append(f"/hello?key={key}")
 
@@ -43,6 +43,8 @@ def test_pages_and_static_files_reference_no_other_host(app_server):
         parser = References()
         parser.feed(response.text)
         for ref in parser.urls:
+            if ref.startswith("data:"):
+                continue
             target = urlsplit(urljoin(base + path, ref))
             assert target.netloc == own, f"{path} references {ref}"
             if target.path.startswith("/static/"):

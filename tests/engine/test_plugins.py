@@ -16,7 +16,7 @@ def test_a_broken_plugin_is_reported_and_the_good_one_still_works(tmp_path):
 
     with ProcessServer(tmp_path, env=env) as server:
         home = httpx.get(server.url + "/").text
-        started = httpx.post(server.url + "/hello/init", data={"key": "", "fresh": "x"})
+        started = httpx.post(server.url + "/hello/init", data={"key": ""})
         done = httpx.post(server.url + "/hello/step_01_submit",
                           data={"key": "default-hello-01", "name": "Ann"})
         log = server.log()

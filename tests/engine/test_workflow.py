@@ -26,7 +26,7 @@ def client(tmp_path):
 
 
 def start(client) -> str:
-    response = client.post("/hello/init", data={"key": "", "fresh": "x"})
+    response = client.post("/hello/init", data={"key": ""})
     assert response.status_code == 200
     return re.search(r'data-key="([^"]+)"', response.text).group(1)
 
@@ -36,7 +36,7 @@ def submit(client, key, step, **fields):
 
 
 def test_init_pushes_the_run_url_and_shows_the_first_step(client):
-    response = client.post("/hello/init", data={"key": "", "fresh": "x"})
+    response = client.post("/hello/init", data={"key": ""})
     assert response.headers["HX-Push-Url"] == "/hello?key=default-hello-01"
     assert 'id="step_01"' in response.text and 'id="step_02"' not in response.text
 
@@ -115,9 +115,9 @@ def test_unknown_keys_and_keys_of_other_workflows_get_a_clear_message(client):
     html = client.get("/hello/step_01?key=nope").text
     assert "no longer exists" in html
     client.store.open("someone-else", "other_app")
-    html = client.post("/hello/init", data={"key": "someone-else", "fresh": "x"}).text
+    html = client.post("/hello/init", data={"key": "someone-else"}).text
     assert "belongs to another workflow" in html
-    html = client.post("/hello/init", data={"key": "../../etc", "fresh": "x"}).text
+    html = client.post("/hello/init", data={"key": "../../etc"}).text
     assert "not a usable run key" in html
 
 
@@ -128,4 +128,14 @@ def test_page_with_a_key_shows_the_run_and_without_offers_a_fresh_key(client):
     page = client.get(f"/hello?key={key}").text
     assert "<!doctype html>" in page.lower() and "Ann" in page
     page = client.get("/hello").text
-    assert 'value="default-hello-02"' in page and f'<option value="{key}"' in page
+    assert 'placeholder="default-hello-02 (new run)"' in page and f'<option value="{key}"' in page
+
+
+def test_an_empty_key_starts_a_new_run_and_a_typed_one_resumes_it(client):
+    first = start(client)
+    assert start(client) == "default-hello-02"
+    html = client.post("/hello/init", data={"key": f"  {first} "}).text
+    assert f'data-key="{first}"' in html
+    html = client.post("/hello/init", data={"key": "default-hello-03"}).text
+    assert 'data-key="default-hello-03"' in html
+    assert start(client) == "default-hello-04"

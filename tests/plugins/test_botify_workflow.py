@@ -61,7 +61,7 @@ class HtmxClient:
         return self._keep(self.http.post(path, data=fields))
 
     def start(self) -> str:
-        page = self.post("/botify_csv/init", key="", fresh="x")
+        page = self.post("/botify_csv/init", key="")
         return re.search(r'data-key="([^"]+)"', page).group(1)
 
     def submit(self, key, step, **fields):
@@ -518,3 +518,29 @@ def test_the_token_appears_in_no_page_no_log_and_no_storage_request(tmp_path, ca
     assert {r["authorization"] for r in log if r["path"].startswith("/v1/")} \
         == {f"Token {token}"}
     assert storage_gets(log) and {r["authorization"] for r in storage_gets(log)} == {None}
+
+
+# What happens to an export after it is done, or when its records go away.
+
+def test_a_deleted_export_file_is_reported_and_no_longer_marked_exported(app):
+    key = app.start_export()
+    assert 'id="export-file"' in app.wait_for_export(key)
+    (entry,) = app.registry()
+    (app.server.settings.downloads / entry["local_file"]).unlink()
+
+    page = app.get("/botify_csv", key=key)
+    assert "is no longer on disk; revert this step to export it again" in card(page, "step_04")
+    page = app.post("/botify_csv/revert", key=key, step="step_02")
+    assert "already exported" not in card(page, "step_02")
+
+
+def test_an_export_the_registry_lost_is_reported_and_can_be_started_again(app):
+    key = app.start_export()
+    app.server.settings.downloads.joinpath("export_registry.json").write_text("{}")
+
+    step_4 = card(app.get("/botify_csv/step_04", key=key), "step_04")
+    assert "no longer knows this run's export" in step_4 and "Start export" in step_4
+    page = app.submit(key, "step_04", action="start", **ALL_FIELDS)
+    assert 'hx-trigger="every 2s"' in card(page, "step_04")
+    assert 'id="export-file"' in app.wait_for_export(key)
+

@@ -32,7 +32,7 @@ def app_process(tmp_path, simulator, port=None):
 
 
 def walk_to_export(base, project_url):
-    started = httpx.post(f"{base}/botify_csv/init", data={"key": "", "fresh": "x"})
+    started = httpx.post(f"{base}/botify_csv/init", data={"key": ""})
     key = re.search(r'data-key="([^"]+)"', started.text).group(1)
     steps = [("step_01", {"botify_url": project_url}), ("step_02", {}), ("step_03", {})]
     html = started.text
