@@ -1,6 +1,6 @@
 """Times download-and-unpack of one big export: our client against `curl -s URL | gzip -d`.
 
-    python bench/download.py [--rounds 5] [--depth 5] [--keep]
+    python bench/download.py [--rounds 5] [--depth 5]
 
 Starts the simulator in a child process on a free loopback port, creates a demo-org/big-site
 export (every field, depth 5: about 890,000 rows, over 200 MB of CSV), waits until it is DONE,
@@ -33,7 +33,7 @@ FIELDS = ["title", "meta_description", "h1"]
 async def export_url(client: BotifyClient, depth: int) -> tuple[str, int]:
     analysis = (await client.analyses(ORG, PROJECT))[0].slug
     job = await client.create_export(ORG, PROJECT, analysis, max_depth=depth, fields=FIELDS)
-    while (job := await client.job(job.job_url)).is_pending:
+    while (job := await client.job(job.ref)).is_pending:
         await asyncio.sleep(0.2)
     if not job.is_done:
         raise SystemExit(f"The export did not finish: {job.failure_reason}")

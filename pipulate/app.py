@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse
 from starlette.staticfiles import StaticFiles
 
-from .botify.client import check_token
+from .botify.client import DEFAULT_TIMEOUT, check_token
 from .config import Settings
 from .engine.components import HEADERS, Menu, Notice, Page
 from .engine.plugins import load_plugins
@@ -25,7 +25,6 @@ request_log = logging.getLogger("pipulate.requests")
 ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 LOOPBACK_NAMES = ["127.0.0.1", "localhost", "[::1]", "::1"]
-HTTP_TIMEOUT = httpx.Timeout(connect=10.0, read=90.0, write=30.0, pool=30.0)
 
 
 def url_host(host: str) -> str:
@@ -43,6 +42,9 @@ class Pipulate:
         self.downloads = settings.downloads
         self.http: httpx.AsyncClient | None = None
         self.is_demo = settings.is_demo
+        if self.is_demo and settings.token_file.exists():
+            log.warning("%s holds no token on its first line; running in demo mode.",
+                        settings.token_file)
         if self.is_demo:
             # The simulator is mounted in this very server.
             host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
@@ -95,7 +97,8 @@ class RequestLog:
 class SameOrigin:
     """Refuse a state-changing request sent by another site's page (cross-site request forgery).
 
-    Browsers send `Origin` with every cross-origin POST; a page of the app sends its own origin.
+    Browsers send `Origin` with every cross-origin POST (`null` from a sandboxed frame) and say
+    where a request comes from in `Sec-Fetch-Site`; a page of the app sends its own origin.
     """
 
     def __init__(self, app):
@@ -106,7 +109,9 @@ class SameOrigin:
             headers = dict(scope["headers"])
             origin = headers.get(b"origin", b"").decode("latin-1")
             host = headers.get(b"host", b"").decode("latin-1")
-            if origin and origin != "null" and origin.split("://", 1)[-1] != host:
+            site = headers.get(b"sec-fetch-site", b"same-origin").decode("latin-1")
+            is_foreign = origin and origin.split("://", 1)[-1] != host
+            if is_foreign or site not in ("same-origin", "none"):
                 log.warning("Refused a %s to %s sent from another site (%s).",
                             scope["method"], scope["path"], origin)
                 response = PlainTextResponse("Requests from other sites are refused.", 403)
@@ -115,15 +120,21 @@ class SameOrigin:
 
 
 def create_app(settings: Settings | None = None):
+    """The ASGI app for `settings`: plugins loaded, routes attached, demo simulator mounted."""
     settings = settings or Settings()
     pipulate = Pipulate(settings)
+    simulator = None
+    if pipulate.is_demo:
+        from .sim import create_app as create_simulator
+
+        simulator = create_simulator(job_seconds=settings.demo_job_seconds)
 
     async def lifespan(app):
         async with AsyncExitStack() as stack:
             if simulator is not None:
                 await stack.enter_async_context(simulator.router.lifespan_context(simulator))
             pipulate.http = await stack.enter_async_context(
-                httpx.AsyncClient(timeout=HTTP_TIMEOUT, follow_redirects=False))
+                httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, follow_redirects=False))
             for workflow in pipulate.workflows:
                 await workflow.startup()
                 stack.push_async_callback(workflow.shutdown)
@@ -141,11 +152,7 @@ def create_app(settings: Settings | None = None):
     )
     app.state.pipulate = pipulate
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
-    simulator = None
-    if pipulate.is_demo:
-        from .sim import create_app as create_simulator
-
-        simulator = create_simulator(job_seconds=settings.demo_job_seconds)
+    if simulator is not None:
         app.mount("/sim", simulator)
         log.info("Demo mode: no Botify token is configured, so the built-in simulator answers "
                  "at %s.", pipulate.botify_base)

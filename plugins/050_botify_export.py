@@ -58,8 +58,8 @@ FIELD_CHOICES = [
 class BotifyExport(Workflow):
     app_name = "botify_csv"
     display_name = "Botify CSV Export"
-    description = "Export a Botify crawl to CSV: the URLs down to a safe click depth, with " \
-        "their titles, meta descriptions and H1s."
+    description = ("Export a Botify crawl to CSV: the URLs down to a safe click depth, with "
+                   "their titles, meta descriptions and H1s.")
 
     steps = [
         Step("step_01", "Project URL", done="botify_url", refill=True,
@@ -109,17 +109,16 @@ class BotifyExport(Workflow):
 
     # Step 2: one of the project's finished analyses, the one the URL named preselected.
     async def step_02_form(self, run, values):
-        step = self.steps[1]
         try:
             analyses = await self.client.analyses(run.get("org"), run.get("project"))
         except BotifyError as error:
-            return self.error_card(run, step, f"Could not list the analyses: {error}")
+            return self.error_card(run, "step_02", f"Could not list the analyses: {error}")
         if not analyses:
-            return StepCard(
-                step,
+            return self.card(
+                "step_02",
                 Notice(f"The project {run.get('org')}/{run.get('project')} has no finished "
                        "analysis to export yet.", "info"),
-                Footer(self.revert_control(run, self.steps[0])),
+                Footer(self.revert_control(run, "step_01")),
             )
 
         slugs = [a.slug for a in analyses]
@@ -153,17 +152,16 @@ class BotifyExport(Workflow):
 
     # Step 3: URL counts per depth, and the deepest depth that fits in one export.
     async def step_03_form(self, run, values):
-        step = self.steps[2]
         try:
             plan = await self._depth_plan(run)
         except BotifyError as error:
-            return self.error_card(run, step, f"Could not count URLs per depth: {error}")
+            return self.error_card(run, "step_03", f"Could not count URLs per depth: {error}")
         if plan.safe_depth is None:
-            return StepCard(step, Notice(plan.reason), DepthTable(plan),
-                            Footer(self.revert_control(run, self.steps[1])))
+            return self.card("step_03", Notice(plan.reason), DepthTable(plan),
+                             Footer(self.revert_control(run, "step_02")))
 
-        # A refused depth (typed by hand, or no number at all) falls back to the safe one.
-        chosen = values.get("depth")
+        # The depth chosen before a revert stays chosen; anything else falls back to the safe one.
+        chosen = str(values.get("depth"))
         if chosen not in {str(d) for d in plan.allowed_depths}:
             chosen = str(plan.safe_depth)
         options = [Option(f"Depth {d} or less: {_urls(plan.count_through(d))}", value=str(d),
@@ -204,12 +202,12 @@ class BotifyExport(Workflow):
 
     # Step 4: the export itself; the card follows the job until the file is on disk.
     async def step_04_form(self, run, values):
-        step = self.steps[3]
         entry = self.registry.get(run.get("export_id") or "")
         if entry is None and run.get("export_id"):
             run.update(remove=["export_id"])
-            values = {**values, "_notice": "The export registry no longer knows this run's "
-                      "export (was export_registry.json replaced?); start it again."}
+            return self._fields_form(run, values, Notice(
+                "The export registry no longer knows this run's export (was "
+                "export_registry.json replaced?); start it again.", "info"))
         if entry is None:
             offer = self.registry.get(run.get("offer_id") or "")
             if offer is not None:
@@ -223,36 +221,36 @@ class BotifyExport(Workflow):
                 run.update(set={"export": {"path": str(path), "file": _shown_path(path),
                                            "size": entry.size, "rows": entry.rows}})
                 return None
-            return StepCard(step, Notice(f"The file {_shown_path(path)} is no longer on disk."),
-                            Footer(self._action(run, "Export again", "new")))
+            return self.card("step_04",
+                             Notice(f"The file {_shown_path(path)} is no longer on disk."),
+                             Footer(self._action(run, "Export again", "new")))
         if entry.status == "FAILED":
-            return StepCard(step, Notice(entry.error or "The export failed."),
-                            P(Small(RETRY_HINTS.get(entry.failure, RETRY_HINTS["job"]))),
-                            Footer(self._action(run, "Try again", "retry"),
-                                   self._action(run, "Change fields", "change", "secondary")),
-                            data_status="FAILED")
-        progress = self.exports.progress.get(entry.id)
-        return ExportProgress(step, f"{self.url(step.id)}?key={run.key}", entry, progress)
+            return self.card("step_04", Notice(entry.error or "The export failed."),
+                             P(Small(RETRY_HINTS.get(entry.failure, RETRY_HINTS["job"]))),
+                             Footer(self._action(run, "Try again", "retry"),
+                                    self._action(run, "Change fields", "change", "secondary")),
+                             data_status="FAILED")
+        return ExportProgress(self.step("step_04"), self.url("step_04"), run.key, entry,
+                              self.exports.progress.get(entry.id))
 
-    def _fields_form(self, run, values):
+    def _fields_form(self, run, values, notice=None):
         chosen = set(run.get("fields") or [name for _, name, _ in FIELD_CHOICES])
-        if "action" in values:
+        if values.get("action") == "start":
             chosen = {name for field, name, _ in FIELD_CHOICES if values.get(field)}
-        notice = values.get("_notice")
         boxes = [Label(Input(type="checkbox", name=field, value="on", checked=name in chosen),
                        label) for field, name, label in FIELD_CHOICES]
         return self.form(
             run,
             "step_04",
-            Notice(notice, "info") if notice else None,
+            notice,
             Fieldset(Legend("Columns beside the URL"), *boxes),
             Input(type="hidden", name="action", value="start"),
             button="Start export",
         )
 
     def _offer_card(self, run, offer):
-        return StepCard(
-            self.steps[3],
+        return self.card(
+            "step_04",
             P(f"This export was already downloaded on {offer.updated:%Y-%m-%d %H:%M} UTC: ",
               Code(_shown_path(self.exports.file_path(offer))), f", {offer.rows:,} rows."),
             Footer(self._action(run, "Use that file", "reuse"),
@@ -269,11 +267,13 @@ class BotifyExport(Workflow):
             return None
         if action == "reuse" and run.get("offer_id"):
             return {"export_id": run.get("offer_id"), "offer_id": None}
-        if action == "retry":
-            entry = self.registry.get(run.get("export_id") or "")
-            if entry is not None:
-                entry = await self.exports.retry(entry)
-                return {"export_id": entry.id}
+        entry = self.registry.get(run.get("export_id") or "")
+        if action == "retry" and entry is not None and entry.status == "FAILED":
+            return {"export_id": (await self.exports.retry(entry)).id}
+        # Only Start export and Start a new export may create a job; an old button may not.
+        if action not in ("start", "new") or (action == "new" and run.get("fields") is None):
+            raise Invalid("That button was out of date (perhaps another tab moved on); "
+                          "here is where the export stands now.")
 
         fields = run.get("fields") if action == "new" else [
             name for field, name, _ in FIELD_CHOICES if form.get(field)]
@@ -298,7 +298,7 @@ class BotifyExport(Workflow):
         )
 
 
-def ExportProgress(step, poll_url, entry, progress):
+def ExportProgress(step, poll_url, key, entry, progress):
     """The card of a running export: it polls itself every two seconds until the file lands."""
     elapsed = time.time() - entry.created.timestamp()
     clock = f"{int(elapsed // 60)}:{int(elapsed % 60):02d} elapsed"
@@ -317,6 +317,7 @@ def ExportProgress(step, poll_url, entry, progress):
         P(text, " · ", Small(clock), id="export-state"),
         bar,
         hx_get=poll_url,
+        hx_vals={"key": key},
         hx_trigger="every 2s",
         hx_swap="outerHTML",
         data_status=entry.status,

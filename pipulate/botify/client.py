@@ -96,7 +96,7 @@ class BotifyClient:
             job = await botify.create_export(
                 "demo-org", "small-site", analysis.slug, max_depth=3, fields=["title"]
             )
-            while (job := await botify.job(job.job_url)).is_pending:
+            while (job := await botify.job(job.ref)).is_pending:
                 await asyncio.sleep(2)
             saved = await botify.download(job.download_url, Path("downloads/small-site.csv"))
 

@@ -37,6 +37,8 @@ class Progress:
 
 
 class ExportService:
+    """Starts export jobs and follows each to the file on disk; see the module docstring."""
+
     def __init__(self, client, registry: ExportRegistry, downloads: Path,
                  poll_seconds: float = POLL_SECONDS):
         self.client, self.registry, self.downloads = client, registry, downloads
@@ -112,6 +114,8 @@ class ExportService:
 
     async def _follow(self, entry_id: str) -> None:
         entry = self.registry.get(entry_id)
+        if entry is None:
+            return
         try:
             if entry.status == "PROCESSING":
                 entry = await self._wait_for_job(entry)
@@ -119,6 +123,9 @@ class ExportService:
                 await self._download(entry)
         except asyncio.CancelledError:
             raise
+        except KeyError:
+            log.warning("Export %s vanished from the registry; it is no longer followed.",
+                        entry_id)
         except Exception:
             log.exception("Export %s failed unexpectedly.", entry_id)
             self.registry.update(entry_id, status="FAILED", failure="job",
@@ -145,16 +152,14 @@ class ExportService:
                 return self.registry.update(entry.id, status="FAILED", failure="status",
                                             error=f"Checking the job's status failed: {error}")
             progress.job_status = job.status
-            if job.is_done and job.download_url:
+            if job.is_done:
                 log.info("Export %s: Botify finished job %s.", entry.id, job.job_id)
                 return self.registry.update(entry.id, status="DONE",
                                             download_url=job.download_url, rows=job.rows)
-            if job.is_done or job.is_failed:
-                reason = job.failure_reason if job.is_failed else "Botify finished the job " \
-                    "without a download link."
-                log.warning("Export %s failed at Botify: %s", entry.id, reason)
-                return self.registry.update(entry.id, status="FAILED", error=reason,
-                                            failure="job")
+            if job.is_failed:
+                log.warning("Export %s failed at Botify: %s", entry.id, job.failure_reason)
+                return self.registry.update(entry.id, status="FAILED", failure="job",
+                                            error=job.failure_reason)
             await asyncio.sleep(self.poll_seconds)
 
     async def _download(self, entry: ExportEntry) -> ExportEntry:

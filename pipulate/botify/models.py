@@ -53,7 +53,8 @@ class Job(_Answer):
     """
 
     job_id: str
-    job_url: str
+    # Botify documents `job_url`; without it the bare id still reaches the job.
+    job_url: str | None = None
     status: str = Field(validation_alias="job_status")
     results: dict[str, Any] | None = None
     error: Any = None
@@ -63,6 +64,11 @@ class Job(_Answer):
     @classmethod
     def _id_as_text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @property
+    def ref(self) -> str:
+        """What `BotifyClient.job()` takes to read this job again."""
+        return self.job_url or self.job_id
 
     @property
     def download_url(self) -> str | None:

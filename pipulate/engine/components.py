@@ -150,7 +150,8 @@ def ErrorCard(step, message: str, retry_url: str, key: str, revert=None):
         Footer(
             Button(
                 "Try again",
-                hx_get=f"{retry_url}?key={key}",
+                hx_get=retry_url,
+                hx_vals={"key": key},
                 hx_target=f"#{step.id}",
                 hx_swap="outerHTML",
                 type="button",

@@ -40,7 +40,7 @@ def load_plugins(folder: Path, pipulate) -> tuple[list[Workflow], list[BrokenPlu
             workflow = _load(path, pipulate)
             if any(w.app_name == workflow.app_name for w in workflows):
                 raise ValueError(f"app name {workflow.app_name!r} is already taken")
-        except Exception as error:
+        except (Exception, SystemExit) as error:
             log.error("Plugin %s failed to load: %s: %s", path.name, type(error).__name__, error,
                       exc_info=error)
             broken.append(BrokenPlugin(path, f"{type(error).__name__}: {error}"))

@@ -44,6 +44,13 @@ REFILL = "_refill"
 
 @dataclass(frozen=True)
 class Step:
+    """One step of a workflow, declared as data.
+
+    `id` names the step's card (`#step_01`) and its methods; `label` heads the card; the step is
+    done when the run's state holds `done`; `refill` shows the old value again after a revert to
+    this step; `keys` lists any other state keys the step records, cleared with it.
+    """
+
     id: str
     label: str
     done: str
@@ -61,6 +68,8 @@ class Invalid(Exception):
 
 
 class Workflow:
+    """Base class of every workflow; see the module docstring for what a subclass defines."""
+
     app_name: str = ""
     display_name: str = ""
     description: str = ""
@@ -81,11 +90,11 @@ class Workflow:
         """Called once when the server stops."""
 
     def url(self, action: str = "") -> str:
+        """This workflow's page, or one of its routes: `url("step_01")`."""
         return f"/{self.app_name}/{action}" if action else f"/{self.app_name}"
 
-    def step_after(self, step: Step) -> Step | None:
-        index = self.steps.index(step)
-        return self.steps[index + 1] if index + 1 < len(self.steps) else None
+    def step(self, step_id: str) -> Step:
+        return next(step for step in self.steps if step.id == step_id)
 
     # Rendering
 
@@ -93,9 +102,15 @@ class Workflow:
         """The standard form of an open step: its fields and a submit button."""
         return StepForm(self.url(f"{step_id}_submit"), run.key, *fields, button=button)
 
-    def revert_control(self, run: Run, step: Step):
-        return Action(f"Revert to {step.label}", self.url("revert"), run.key,
-                      cls="secondary outline", step=step.id)
+    def card(self, step_id: str, *content, **attrs):
+        """A step's whole card, for a step that needs its own card (a dead end, a poller)."""
+        return StepCard(self.step(step_id), *content, **attrs)
+
+    def revert_control(self, run: Run, step_id: str):
+        """A button that reopens `step_id` and clears the steps after it."""
+        label = self.step(step_id).label
+        return Action(f"Revert to {label}", self.url("revert"), run.key,
+                      cls="secondary outline", step=step_id)
 
     async def render_from(self, run: Run, first: Step, errors: dict | None = None) -> list:
         """Cards from `first` down to the first open step, then the finalize card if all done."""
@@ -113,11 +128,12 @@ class Workflow:
         return cards
 
     async def render_run(self, run: Run, errors: dict | None = None, notice=None):
+        """The whole run: its key, an optional notice, and its cards."""
         return RunFrame(run.key, *await self.render_from(run, self.steps[0], errors),
                         notice=notice)
 
     async def _done_card(self, run: Run, step: Step):
-        revert = None if run.is_finalized else Footer(self.revert_control(run, step))
+        revert = None if run.is_finalized else Footer(self.revert_control(run, step.id))
         try:
             content = await _maybe_await(getattr(self, f"{step.id}_done")(run))
         except Exception:
@@ -131,15 +147,20 @@ class Workflow:
             content = await _maybe_await(getattr(self, f"{step.id}_form")(run, values))
         except Exception:
             log.exception("Step %s of run %s failed to render.", step.id, run.key)
-            return self.error_card(run, step, "This step could not be shown. Try again, "
+            return self.error_card(run, step.id, "This step could not be shown. Try again, "
                                    "or go back a step.")
+        notice = Notice(message) if message else None
         if isinstance(content, FT) and content.get("id") == step.id:
+            header, *rest = content.children
+            content.children = (header, notice, *rest)
             return content
-        return StepCard(step, Notice(message) if message else None, content)
+        return StepCard(step, notice, content)
 
-    def error_card(self, run: Run, step: Step, message: str):
+    def error_card(self, run: Run, step_id: str, message: str):
+        """What a failed step shows: `message`, a retry, and a way back to the step before."""
+        step = self.step(step_id)
         index = self.steps.index(step)
-        revert = self.revert_control(run, self.steps[index - 1]) if index else None
+        revert = self.revert_control(run, self.steps[index - 1].id) if index else None
         return ErrorCard(step, message, self.url(step.id), run.key, revert)
 
     # Routes
@@ -173,6 +194,7 @@ class Workflow:
         )
 
     def key_card(self, run: Run | None, **attrs):
+        """The landing card, showing `run`'s key when there is one."""
         fresh = self.store.next_key(self.pipulate.profile, self.app_name)
         return KeyCard(self.app_name, self.url("init"), fresh, self.store.keys(self.app_name),
                        run.key if run else None, **attrs)

@@ -68,6 +68,8 @@ Storage
 - `redirect_downloads` answers 302 to `/storage/redirected/collection_exports/...` on the same
   origin; `truncate_downloads` sends half the file under the full Content-Length, then closes
   the connection (uvicorn logs "ASGI callable returned without completing response").
+- `stored_gzip`, set when a job is created, makes its gzip of stored (uncompressed) deflate
+  blocks, as big as the CSV: for tests that need a compressed body of hundreds of MB.
 
 Faults act where Botify's would: `slow_seconds`, `error_burst`, `revoked` and the rate limit hit
 API calls only; storage links stay valid after a revocation, as signed links do.

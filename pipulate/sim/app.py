@@ -24,7 +24,7 @@ from .errors import (
 )
 from .exports import ExportCache
 from .faults import Faults, RateLimiter
-from .jobs import ExportJob, check_project, iso, parse_export, signature
+from .jobs import STORED_GZIP, ExportJob, check_project, iso, parse_export, signature
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,8 @@ ANALYSES_PAGE = (10, 100)
 QUERY_PAGE = (500, 2000)
 STORAGE_PREFIX = "/storage/collection_exports"
 REDIRECTED_PREFIX = "/storage/redirected/collection_exports"
-MEDIA_TYPES = {"gzip": "application/gzip", "zip": "application/zip"}
+MEDIA_TYPES = {"gzip": "application/gzip", STORED_GZIP: "application/gzip",
+               "zip": "application/zip"}
 
 
 class FastFileResponse(FileResponse):
@@ -182,7 +183,8 @@ class Simulator:
     async def create_job(self, request: Request) -> JSONResponse:
         await self.guard(request, "create_job")
         body = await json_body(request)
-        job = parse_export(body, now=time.time(), will_fail=self.faults.fail_jobs)
+        job = parse_export(body, now=time.time(), will_fail=self.faults.fail_jobs,
+                           stored_gzip=self.faults.stored_gzip)
         if not job.will_fail:
             self.cache.prepare(job)
         logger.info("Created export job for %s/%s %s (%d rows).",

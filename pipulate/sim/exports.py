@@ -7,6 +7,7 @@ same bytes), which lets the storage answer send a Content-Length and serve at di
 
 import asyncio
 import contextlib
+import gzip
 import json
 import logging
 import os
@@ -22,7 +23,7 @@ from typing import BinaryIO
 from anyio import to_thread
 from isal import igzip
 
-from .jobs import COLUMNS, ExportJob
+from .jobs import COLUMNS, STORED_GZIP, ExportJob
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +102,10 @@ def chunks(job: ExportJob) -> Iterator[bytes]:
 def _compressor(job: ExportJob, path: Path) -> Iterator[BinaryIO]:
     if job.compression == "gzip":
         with igzip.open(path, "wb", compresslevel=GZIP_LEVEL) as out:
+            yield out
+        return
+    if job.compression == STORED_GZIP:
+        with gzip.open(path, "wb", compresslevel=0) as out:
             yield out
         return
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL) as archive:

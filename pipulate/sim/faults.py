@@ -19,6 +19,7 @@ class Faults:
     revoked: bool = False
     redirect_downloads: bool = False
     null_depth_row: bool = False
+    stored_gzip: bool = False
 
     def update(self, changes: dict) -> None:
         """Merge changes in; ValueError names an unknown key or a value of the wrong type."""

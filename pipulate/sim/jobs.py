@@ -30,6 +30,9 @@ COLUMNS = {
 }
 FIELDS = tuple(COLUMNS)
 COMPRESSIONS = ("gzip", "zip")
+# A gzip made of stored (uncompressed) deflate blocks, as large as the CSV: for tests that need
+# a big compressed body. Chosen by the `stored_gzip` fault, never by a payload.
+STORED_GZIP = "gzip-stored"
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ class ExportJob:
     @property
     def filename(self) -> str:
         day = datetime.fromtimestamp(self.created, UTC).strftime("%Y-%m-%d")
-        return f"botify-{day}.csv.gz" if self.compression == "gzip" else f"botify-{day}.zip"
+        return f"botify-{day}.zip" if self.compression == "zip" else f"botify-{day}.csv.gz"
 
     def status(self, now: float, job_seconds: float) -> str:
         elapsed = now - self.created
@@ -151,7 +154,8 @@ def check_project(org: str, project: str) -> None:
         raise ApiError(404, PROJECT_NOT_FOUND, f"Project {org}/{project} does not exist.")
 
 
-def parse_export(body: object, *, now: float, will_fail: bool) -> ExportJob:
+def parse_export(body: object, *, now: float, will_fail: bool,
+                 stored_gzip: bool = False) -> ExportJob:
     """The job a POST /v1/jobs body asks for; ApiError names what is missing or wrong."""
     if not isinstance(body, dict):
         raise bad_request("The request body must be a JSON object.")
@@ -199,8 +203,11 @@ def parse_export(body: object, *, now: float, will_fail: bool) -> ExportJob:
     formatter_config = payload.get("formatter_config") or {}
     if not isinstance(formatter_config, dict):
         raise bad_request("'formatter_config' must be an object.", field="formatter_config")
+    compression = _compression(payload.get("extra_config"))
+    if stored_gzip and compression == "gzip":
+        compression = STORED_GZIP
     return ExportJob(
-        org, project, slug, fields, conditions, _compression(payload.get("extra_config")),
+        org, project, slug, fields, conditions, compression,
         bool(formatter_config.get("print_header", True)),
         bool(formatter_config.get("print_delimiter", True)),
         size, round(now, 3), will_fail,

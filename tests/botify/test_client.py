@@ -473,3 +473,18 @@ async def test_a_short_test_token_does_not_garble_error_messages():
     async with BotifyClient("tok", BASE, http=http) as botify:
         with pytest.raises(AuthenticationError, match="error 1001: Invalid token"):
             await botify.profile()
+
+
+async def test_a_created_job_without_job_url_is_still_followed_by_its_id():
+    answer = {"job_id": 7, "job_type": "export", "job_status": "CREATED", "results": None}
+
+    def handler(request):
+        if request.method == "POST":
+            return httpx.Response(201, json=answer)
+        assert request.url.path == "/v1/jobs/7"
+        return httpx.Response(200, json={**answer, "job_status": "PROCESSING"})
+
+    botify = client_for(handler)
+    job = await botify.create_export("org", "proj", "20250101", max_depth=1, fields=[])
+    assert job.job_url is None and job.ref == "7"
+    assert (await botify.job(job.ref)).status == "PROCESSING"
