@@ -48,7 +48,8 @@ class HelloWorkflow(Workflow):
         return self.form(
             run,
             "step_02",
-            Label("Your greeting", Input(name="greeting", value=greeting, required=True)),
+            Label("Your greeting",
+                  Input(name="greeting", value=greeting, required=True, autofocus=True)),
         )
 
     def step_02_submit(self, run, form):

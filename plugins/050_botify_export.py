@@ -12,6 +12,7 @@ from pathlib import Path
 
 from fasthtml.common import (
     Code,
+    Div,
     Fieldset,
     Footer,
     Input,
@@ -66,7 +67,7 @@ class BotifyExport(Workflow):
              keys=("org", "project", "analysis_hint")),
         Step("step_02", "Analysis", done="analysis", refill=True),
         Step("step_03", "Click depth", done="depth", refill=True, keys=("depth_counts",)),
-        Step("step_04", "Export", done="export", keys=("export_id", "offer_id", "fields")),
+        Step("step_04", "Export", done="export", keys=("export_id", "offer_id")),
     ]
 
     async def startup(self):
@@ -94,11 +95,15 @@ class BotifyExport(Workflow):
             Small("Paste the address of any page of the project in Botify."),
         )
 
-    def step_01_submit(self, run, form):
+    async def step_01_submit(self, run, form):
         try:
             ref = parse_project_url(form.get("botify_url", ""))
         except InvalidProjectURL as error:
             raise Invalid(str(error)) from None
+        try:
+            await self.client.analyses(ref.org, ref.project)
+        except BotifyError as error:
+            raise Invalid(f"Could not open that project: {error}") from None
 
         return {"botify_url": ref.canonical_url, "org": ref.org, "project": ref.project,
                 "analysis_hint": ref.analysis}
@@ -134,7 +139,7 @@ class BotifyExport(Workflow):
         options = [Option(_analysis_label(a, a.slug in exported), value=a.slug,
                           selected=a.slug == chosen) for a in analyses]
         return self.form(run, "step_02", note,
-                         Label("Analysis", Select(*options, name="analysis")))
+                         Label("Analysis", Select(*options, name="analysis", autofocus=True)))
 
     async def step_02_submit(self, run, form):
         slug = form.get("analysis", "")
@@ -171,7 +176,7 @@ class BotifyExport(Workflow):
             "step_03",
             P(plan.reason),
             DepthTable(plan),
-            Label("Export URLs down to", Select(*options, name="depth")),
+            Label("Export URLs down to", Select(*options, name="depth", autofocus=True)),
         )
 
     async def step_03_submit(self, run, form):
@@ -237,8 +242,9 @@ class BotifyExport(Workflow):
         chosen = set(run.get("fields") or [name for _, name, _ in FIELD_CHOICES])
         if values.get("action") == "start":
             chosen = {name for field, name, _ in FIELD_CHOICES if values.get(field)}
-        boxes = [Label(Input(type="checkbox", name=field, value="on", checked=name in chosen),
-                       label) for field, name, label in FIELD_CHOICES]
+        boxes = [Label(Input(type="checkbox", name=field, value="on", checked=name in chosen,
+                             autofocus=index == 0), label)
+                 for index, (field, name, label) in enumerate(FIELD_CHOICES)]
         return self.form(
             run,
             "step_04",
@@ -330,11 +336,12 @@ def DepthTable(plan):
            Td("fits" if r.cumulative <= plan.cap else "too many"))
         for r in plan.rows
     ]
-    return Table(
-        Thead(Tr(Th("Depth"), Th("URLs"), Th("Down to here"), Th(f"≤ {plan.cap:,}?"))),
+    table = Table(
+        Thead(Tr(Th("Depth"), Th("URLs"), Th("Down to here"), Th("Fits?"))),
         Tbody(*rows),
         cls="depths",
     )
+    return Div(table, cls="overflow-auto")
 
 
 def _analysis_label(analysis, is_exported: bool) -> str:

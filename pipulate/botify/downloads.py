@@ -140,8 +140,8 @@ def _refused(response: httpx.Response) -> DownloadError:
     status = response.status_code
     if status in (401, 403, 410):
         message = (
-            f"The download link was refused (HTTP {status}); it has probably expired. "
-            "Check the export status again to get a fresh link."
+            f"The download link was refused (HTTP {status}); it has probably expired, and a "
+            "new export job is needed for a fresh one."
         )
     elif status == 404:
         message = "The download link points at no file (HTTP 404); it may have expired."

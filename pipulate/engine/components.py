@@ -32,6 +32,7 @@ HEADERS = (
     Link(rel="stylesheet", href="/static/vendor/pico/pico.min.css"),
     Link(rel="stylesheet", href="/static/pipulate.css"),
     Script(src="/static/vendor/htmx/htmx.min.js"),
+    Script(src="/static/pipulate.js", defer=True),
 )
 
 
@@ -65,7 +66,8 @@ def Notice(message: str, kind: str = "error"):
     return P(message, cls=f"notice {kind}", role="alert" if kind == "error" else "status")
 
 
-def Action(label: str, url: str, key: str, target: str = "#run", cls=None, **vals):
+def Action(label: str, url: str, key: str, target: str = "#run", cls=None, autofocus=False,
+           **vals):
     """A button that posts the run key (and `vals`) to `url` and swaps `target`."""
     return Button(
         label,
@@ -74,6 +76,7 @@ def Action(label: str, url: str, key: str, target: str = "#run", cls=None, **val
         hx_target=target,
         hx_swap="outerHTML",
         cls=cls,
+        autofocus=autofocus,
         type="button",
     )
 
@@ -150,6 +153,7 @@ def ErrorCard(step, message: str, retry_url: str, key: str, revert=None):
         Footer(
             Button(
                 "Try again",
+                autofocus=True,
                 hx_get=retry_url,
                 hx_vals={"key": key},
                 hx_target=f"#{step.id}",
@@ -164,8 +168,8 @@ def ErrorCard(step, message: str, retry_url: str, key: str, revert=None):
 def FinalizeCard(key: str, is_finalized: bool, finalize_url: str, unfinalize_url: str):
     if is_finalized:
         body = (P("This run is finalized: its steps are locked."),
-                Action("Unlock", unfinalize_url, key, cls="secondary"))
+                Action("Unlock", unfinalize_url, key, cls="secondary", autofocus=True))
     else:
         body = (P("Every step is complete. Finalize to lock the run."),
-                Action("Finalize", finalize_url, key))
+                Action("Finalize", finalize_url, key, autofocus=True))
     return Article(Header(Strong("Finalize")), *body, id="finalize", cls="step")

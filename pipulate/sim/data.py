@@ -39,6 +39,13 @@ SITES: dict[tuple[str, str], Site] = {
         jitter=0.02,
         unfinished={0: "crawling"},
     ),
+    # Crawled weekly for five years: its analyses fill several pages even at 100 a page.
+    ("demo-org", "weekly-site"): Site(
+        crawls=260,
+        shape=(1, 30, 300, 1_200, 600, 100),
+        jitter=0.10,
+        unfinished={0: "crawling", 57: "failed", 143: "failed"},
+    ),
     # No analysis ever finished.
     ("demo-org", "empty-site"): Site(
         crawls=3,

@@ -120,16 +120,20 @@ def test_four_steps_to_a_csv_on_disk_with_no_click_after_start(page, demo):
 
 
 def test_leaving_during_polling_and_coming_back_by_key(page, demo):
-    server = demo(job_seconds=4.0)
+    server = demo(job_seconds=3.0)
     key = walk_to_export(page, server)
     page.get_by_role("button", name="Start export").click()
-    expect(page.locator("#step_04 progress")).to_be_visible()
-
-    page.goto(f"{server.url}/")
-    page.wait_for_timeout(1000)
-    page.goto(f"{server.url}/botify_csv?key={key}")
     expect(page.locator("#step_04[hx-trigger]")).to_have_count(1)
-    expect(page.locator("#export-file")).to_be_visible(timeout=30_000)
+
+    # Away for the whole job: the server finishes the work with no page open.
+    page.goto(f"{server.url}/")
+    deadline = time.monotonic() + 30
+    while not any(e["status"] == "DOWNLOADED" for e in registry(server)):
+        assert time.monotonic() < deadline, "the export did not finish while the tab was away"
+        page.wait_for_timeout(200)
+    page.goto(f"{server.url}/botify_csv?key={key}")
+    expect(page.locator("#export-file")).to_be_visible()
+    expect(page.locator("#step_04[hx-trigger]")).to_have_count(0)
 
     entries = registry(server)
     assert len(entries) == 1 and entries[0]["status"] == "DOWNLOADED"
@@ -212,3 +216,40 @@ def test_a_downloaded_export_is_offered_again_instead_of_a_new_job(page, demo):
     expect(page.locator("#export-file")).to_be_visible()
     log = sim(server, "log")
     assert sum(r["method"] == "POST" and r["path"].endswith("/v1/jobs") for r in log) == 1
+
+
+def test_coming_back_to_a_running_export_resumes_its_polling(page, demo):
+    server = demo(job_seconds=4.0)
+    key = walk_to_export(page, server)
+    page.get_by_role("button", name="Start export").click()
+    expect(page.locator("#step_04 progress")).to_be_visible()
+
+    page.goto(f"{server.url}/")
+    page.goto(f"{server.url}/botify_csv?key={key}")
+    expect(page.locator("#step_04[hx-trigger]")).to_have_count(1)
+    expect(page.locator("#export-file")).to_be_visible(timeout=30_000)
+    assert sum("/storage/" in r["path"] for r in sim(server, "log")) == 1
+
+
+def test_focus_moves_to_the_next_open_step_after_each_submit(page, demo):
+    server = demo(job_seconds=1.0)
+    page.goto(f"{server.url}/botify_csv")
+    page.get_by_role("button", name="Start or resume").click()
+    page.fill("#step_01 input[name=botify_url]", SMALL_URL)
+    page.keyboard.press("Enter")
+    expect(page.locator("#step_02 select[name=analysis]")).to_be_focused()
+    page.locator("#step_02").get_by_role("button", name="Next").click()
+    expect(page.locator("#step_03 select[name=depth]")).to_be_focused()
+    page.locator("#step_03").get_by_role("button", name="Next").click()
+    expect(page.locator("#step_04 input[name=include_title]")).to_be_focused()
+
+
+def test_a_lost_server_is_reported_while_polling(page, demo):
+    server = demo(job_seconds=30.0)
+    walk_to_export(page, server)
+    page.get_by_role("button", name="Start export").click()
+    expect(page.locator("#step_04[hx-trigger]")).to_have_count(1)
+
+    server.stop()
+    expect(page.locator("#lost-contact")).to_contain_text("Lost contact with Pipulate",
+                                                          timeout=10_000)

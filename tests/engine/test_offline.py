@@ -1,6 +1,7 @@
 """Every page and static file the app serves references only the app's own host."""
 
 import re
+import time
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
@@ -28,17 +29,38 @@ def js_hosts(js: str) -> list[str]:
     return re.findall(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}(?::\d+)?/[^\s'\"]*", js, re.I)
 
 
+def walk_an_export(base) -> dict[str, httpx.Response]:
+    """Every kind of card the export shows, from step 1 to the finished file."""
+    answers = {}
+    started = httpx.post(base + "/botify_csv/init", data={"key": ""})
+    key = re.search(r'data-key="([^"]+)"', started.text).group(1)
+    steps = [("step_01", {"botify_url": "https://app.botify.com/demo-org/small-site/"}),
+             ("step_02", {"analysis": "20250406"}), ("step_03", {"depth": "3"}),
+             ("step_04", {"action": "start", "include_title": "on"})]
+    for step, fields in steps:
+        answers[f"/botify_csv/{step}_submit"] = httpx.post(
+            f"{base}/botify_csv/{step}_submit", data={"key": key, **fields}, timeout=30)
+    deadline = time.monotonic() + 30
+    while 'id="export-file"' not in answers.get("/botify_csv/step_04", started).text:
+        assert time.monotonic() < deadline, "the export did not finish"
+        time.sleep(0.3)
+        answers["/botify_csv/step_04"] = httpx.get(f"{base}/botify_csv/step_04",
+                                                   params={"key": key})
+    answers[f"/botify_csv?key={key}"] = httpx.get(f"{base}/botify_csv", params={"key": key})
+    return answers
+
+
 def test_pages_and_static_files_reference_no_other_host(app_server):
     base = app_server.url
     own = urlsplit(base).netloc
-    pages = ["/", "/hello", "/botify_csv"]
     started = httpx.post(base + "/hello/init", data={"key": ""})
     key = re.search(r'data-key="([^"]+)"', started.text).group(1)
-    pages.append(f"/hello?key={key}")
+    served = {path: httpx.get(base + path) for path in
+              ["/", "/hello", "/botify_csv", f"/hello?key={key}"]}
+    served.update(walk_an_export(base))
 
     seen_static = set()
-    for path in pages:
-        response = httpx.get(base + path)
+    for path, response in served.items():
         assert response.status_code == 200, path
         parser = References()
         parser.feed(response.text)
@@ -50,7 +72,8 @@ def test_pages_and_static_files_reference_no_other_host(app_server):
             if target.path.startswith("/static/"):
                 seen_static.add(target.path)
 
-    assert {"/static/vendor/htmx/htmx.min.js", "/static/vendor/pico/pico.min.css"} <= seen_static
+    assert {"/static/vendor/htmx/htmx.min.js", "/static/vendor/pico/pico.min.css",
+            "/static/pipulate.js"} <= seen_static
     for path in seen_static:
         body = httpx.get(base + path).text
         refs = css_urls(body) if path.endswith(".css") else js_hosts(body)

@@ -277,11 +277,11 @@ def test_botify_errors_while_listing_analyses_show_an_error_card_with_a_retry(ap
     # Enough 5xx answers to use up every attempt the client makes.
     attempts = inspect.signature(BotifyClient).parameters["max_attempts"].default
     key = app.start()
+    app.submit(key, "step_01", botify_url="https://app.botify.com/demo-org/small-site/")
     app.sim("faults", {"error_burst": attempts})
 
-    page = app.submit(key, "step_01", botify_url="https://app.botify.com/demo-org/small-site/")
+    step_2 = card(app.get("/botify_csv/step_02", key=key), "step_02")
 
-    step_2 = card(page, "step_02")
     assert "Could not list the analyses" in step_2 and "HTTP 503" in step_2
     assert "Try again" in step_2 and "Revert to Project URL" in step_2
     assert "<select" not in step_2
@@ -293,13 +293,13 @@ def test_botify_errors_while_listing_analyses_show_an_error_card_with_a_retry(ap
 
 def test_a_revoked_token_while_listing_analyses_shows_an_error_card_with_a_retry(app):
     key = app.start()
+    app.submit(key, "step_01", botify_url="https://app.botify.com/demo-org/small-site/")
     app.sim("faults", {"revoked": True})
 
-    page = app.submit(key, "step_01", botify_url="https://app.botify.com/demo-org/small-site/")
+    step_2 = card(app.get("/botify_csv/step_02", key=key), "step_02")
 
-    step_2 = card(page, "step_02")
     assert "Could not list the analyses" in step_2 and "HTTP 401" in step_2
-    assert "no longer works" in step_2
+    assert "no longer works" in step_2 and "botify_token.txt" in step_2
     assert "Try again" in step_2 and "Revert to Project URL" in step_2
 
 
@@ -313,14 +313,15 @@ def test_a_revoked_token_while_listing_analyses_shows_an_error_card_with_a_retry
     ],
     ids=["forbidden", "unknown"],
 )
-def test_a_project_botify_will_not_list_shows_why_with_a_retry_and_the_way_back(app, url, reason):
+def test_a_project_botify_will_not_open_is_refused_at_step_1_saying_why(app, url, reason):
     key = app.start()
 
     page = app.submit(key, "step_01", botify_url=url)
 
-    step_2 = card(page, "step_02")
-    assert "Could not list the analyses" in step_2 and reason in step_2
-    assert "Try again" in step_2 and "Revert to Project URL" in step_2
+    step_1 = card(page, "step_01")
+    assert "Could not open that project" in step_1 and reason in step_1
+    assert f'value="{url}"' in step_1 and 'id="step_02"' not in page
+    assert not set(STATE_OF_STEP_1) & set(app.state(key))
 
 
 def test_botify_failing_when_step_2_is_submitted_records_nothing_and_shows_why(app, caplog):
@@ -544,3 +545,28 @@ def test_an_export_the_registry_lost_is_reported_and_can_be_started_again(app):
     assert 'hx-trigger="every 2s"' in card(page, "step_04")
     assert 'id="export-file"' in app.wait_for_export(key)
 
+
+
+def test_reverting_to_step_3_keeps_the_depth_chosen_before(app):
+    key = app.start()
+    page = app.submit(key, "step_01", botify_url="https://app.botify.com/demo-org/small-site/")
+    page = app.submit(key, "step_02", analysis=selected(card(page, "step_02")))
+    safe = int(selected(card(page, "step_03")))
+    app.submit(key, "step_03", depth=str(safe - 2))
+
+    page = app.post("/botify_csv/revert", key=key, step="step_03")
+
+    assert selected(card(page, "step_03")) == str(safe - 2)
+
+
+def test_analyses_on_several_pages_are_all_offered_newest_first(app):
+    slugs = success_slugs("demo-org", "weekly-site")
+    assert len(slugs) > 200
+    key = app.start()
+
+    page = app.submit(key, "step_01", botify_url="https://app.botify.com/demo-org/weekly-site/")
+
+    step_2 = card(page, "step_02")
+    assert offered(step_2) == slugs and selected(step_2) == slugs[0]
+    requests = [r for r in app.sim("log") if "/analyses/demo-org/weekly-site" in r["path"]]
+    assert len({r["query"] for r in requests}) >= 3
