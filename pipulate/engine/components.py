@@ -1,6 +1,7 @@
 """Page pieces shared by every workflow: step cards, controls and the page frame."""
 
 from fasthtml.common import (
+    H2,
     A,
     Article,
     Button,
@@ -58,7 +59,7 @@ def Menu(entries, current: str | None = None):
 
 def StepCard(step, *content, **attrs):
     """The card of one step; its id is the step's id, so htmx can swap it in place."""
-    return Article(Header(Strong(step.label)), *content, id=step.id, cls="step", **attrs)
+    return Article(Header(H2(step.label)), *content, id=step.id, cls="step", **attrs)
 
 
 def Notice(message: str, kind: str = "error"):
@@ -172,4 +173,4 @@ def FinalizeCard(key: str, is_finalized: bool, finalize_url: str, unfinalize_url
     else:
         body = (P("Every step is complete. Finalize to lock the run."),
                 Action("Finalize", finalize_url, key, autofocus=True))
-    return Article(Header(Strong("Finalize")), *body, id="finalize", cls="step")
+    return Article(Header(H2("Finalize")), *body, id="finalize", cls="step")
