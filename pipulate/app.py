@@ -54,6 +54,8 @@ class Pipulate:
             self.botify_base = settings.botify_api_base.rstrip("/")
             self.botify_token = check_token(settings.botify_token())
         self.workflows, self.broken = [], []
+        # Problems every page should mention, such as a token Botify refused.
+        self.warnings: dict[str, str] = {}
 
     def menu(self, current: str | None = None):
         entries = [(w.url(), w.display_name, True, w.description) for w in self.workflows]
@@ -65,7 +67,9 @@ class Pipulate:
         if self.is_demo:
             banner = P(Strong("Demo mode: "), "no Botify token is configured, so the app talks to "
                        "its built-in Botify simulator.", cls="demo-banner", id="demo-banner")
-        return Page(title, Div(id="flash"), *content, menu=self.menu(current), banner=banner)
+        warnings = [Notice(text) for text in self.warnings.values()]
+        return Page(title, Div(*warnings, id="flash"), *content, menu=self.menu(current),
+                    banner=banner)
 
     def heading(self, workflow):
         return Div(H1(workflow.display_name), P(workflow.description))

@@ -7,6 +7,7 @@ server follows the job, downloads and unpacks the file, and the card polls until
 """
 
 import asyncio
+import logging
 import time
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from fasthtml.common import (
 
 from pipulate.botify.client import BotifyClient
 from pipulate.botify.depth import plan_depth
-from pipulate.botify.errors import BotifyError
+from pipulate.botify.errors import AuthenticationError, BotifyError
 from pipulate.botify.exports import ExportService
 from pipulate.botify.registry import ExportRegistry
 from pipulate.botify.urls import InvalidProjectURL, parse_project_url
@@ -48,6 +49,8 @@ RETRY_HINTS = {
     "status": "Try again asks Botify about the same job again; no new job is created.",
     "download": "Try again downloads the same file again; no new job is created.",
 }
+
+log = logging.getLogger(__name__)
 
 FIELD_CHOICES = [
     ("include_title", "title", "Title"),
@@ -77,9 +80,25 @@ class BotifyExport(Workflow):
         self.exports = ExportService(self.client, self.registry, pipulate.downloads)
         # Unfinished exports go on once the server is listening (the demo API is this server).
         self._resume = asyncio.get_running_loop().call_later(1.0, self.exports.resume)
+        self._token_check = None if pipulate.is_demo else asyncio.create_task(
+            self._check_token())
+
+    async def _check_token(self):
+        """Tell on every page, from the start, when Botify refuses the token."""
+        try:
+            profile = await self.client.profile()
+        except AuthenticationError as error:
+            log.warning("Botify refused the token: %s", error)
+            self.pipulate.warnings["token"] = f"Botify refused the token. {error}"
+        except BotifyError as error:
+            log.warning("Could not check the Botify token: %s", error)
+        else:
+            log.info("Botify accepted the token of %s.", profile.username)
 
     async def shutdown(self):
         self._resume.cancel()
+        if self._token_check is not None:
+            self._token_check.cancel()
         await self.exports.close()
 
     # Step 1: the user pastes any Botify project URL.

@@ -570,3 +570,22 @@ def test_analyses_on_several_pages_are_all_offered_newest_first(app):
     assert offered(step_2) == slugs and selected(step_2) == slugs[0]
     requests = [r for r in app.sim("log") if "/analyses/demo-org/weekly-site" in r["path"]]
     assert len({r["query"] for r in requests}) >= 3
+
+
+def test_a_token_botify_refuses_is_named_on_every_page_from_the_start(tmp_path, caplog):
+    from pipulate.app import create_app
+
+    with ThreadServer(create_simulator(token="the-right-token")) as simulator:
+        port = free_port()
+        settings = make_settings(tmp_path, port=port, botify_api_token="a-wrong-token",
+                                 botify_api_base=f"{simulator.url}/v1")
+        with ThreadServer(create_app(settings), port=port) as server:
+            deadline = time.monotonic() + 10
+            while "Botify refused the token" not in (page := httpx.get(server.url + "/").text):
+                assert time.monotonic() < deadline, "the token was never checked"
+                time.sleep(0.1)
+            workflow_page = httpx.get(server.url + "/botify_csv").text
+
+    assert "botify_token.txt" in page and "Botify refused the token" in workflow_page
+    assert "a-wrong-token" not in page and "a-wrong-token" not in caplog.text
+    assert "Botify refused the token" in caplog.text
