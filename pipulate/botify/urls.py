@@ -4,7 +4,7 @@ Accepted: hosts `app.botify.com` and `analyze.botify.com`, `https://`, `http://`
 surrounding whitespace, a trailing slash, any query string and any path after the project, e.g.
 
     https://app.botify.com/demo-org/small-site/
-    https://app.botify.com/demo-org/small-site/crawl?analysisSlug=20250413&comparisonAnalysisSlug=...
+    https://app.botify.com/demo-org/small-site/crawl?analysisSlug=20250413&comparison...
     app.botify.com/demo-org/small-site/20250413-2/
     https://analyze.botify.com/demo-org/small-site/keywords/overview
 

@@ -101,7 +101,8 @@ def test_mounted_simulator_keeps_its_prefix_in_every_link():
 
     assert page["next"].startswith(server.url + "/sim/v1/analyses/")
     assert job["job_url"].startswith("/sim/v1/jobs/")
-    assert done["results"]["download_url"].startswith(f"http://localhost:{server.port}/sim/storage/")
+    storage_root = f"http://localhost:{server.port}/sim/storage/"
+    assert done["results"]["download_url"].startswith(storage_root)
     assert download.status_code == 200
 
 
