@@ -4,7 +4,7 @@
     ├── AuthenticationError     the token is missing, wrong, regenerated or lacks permission
     ├── NotFoundError           no such project, analysis or job
     ├── RateLimitedError        too many requests, still refused after backing off
-    ├── ServerError             Botify failed (5xx), did not answer in time, or was unreachable
+    ├── ServerError             Botify failed (5xx), answered too late, or was unreachable
     ├── BadResponseError        an answer we cannot read: not JSON, or a required key missing
     ├── JobFailedError          the export job ended FAILED
     └── DownloadError           the export file: link expired, truncated, too big, bad archive
